@@ -1,0 +1,82 @@
+"""Rebuild ``generated/mmplugin_proto`` from ``protos/`` with the pinned betterproto2 compiler.
+
+Usage (from the repository root, with the test extras installed)::
+
+    python generated/regenerate.py          # rewrite generated/mmplugin_proto
+    python generated/regenerate.py --check  # exit 1, naming the files, when it is stale
+
+The output replaces the old tree only once it has been generated completely, so a failed run
+leaves the committed code untouched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import filecmp
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PROTOS = ROOT / "protos"
+PACKAGE = ROOT / "generated" / "mmplugin_proto"
+OPTIONS = "server_generation=async,client_generation=async"
+
+
+def proto_files() -> list[str]:
+    """Every .proto below protos/, relative to it, in a stable order."""
+    return sorted(str(p.relative_to(PROTOS)) for p in PROTOS.rglob("*.proto"))
+
+
+def generate(out: Path) -> None:
+    """Compile every proto into ``out`` (which must exist)."""
+    bin_dir = str(Path(sys.executable).parent)
+    env = dict(os.environ, PATH=bin_dir + os.pathsep + os.environ.get("PATH", ""))
+    cmd = [
+        sys.executable, "-m", "grpc_tools.protoc",
+        f"-I{PROTOS}",
+        f"--python_betterproto2_out={OPTIONS}:{out}",
+        *proto_files(),
+    ]
+    result = subprocess.run(cmd, cwd=PROTOS, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"protoc failed:\n{result.stderr.strip()}")
+
+
+def differences(a: Path, b: Path) -> list[str]:
+    """Relative paths that differ between two trees (missing on either side included)."""
+    def files(root: Path) -> set[str]:
+        return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+
+    fa, fb = files(a), files(b)
+    changed = [f for f in fa & fb if not filecmp.cmp(a / f, b / f, shallow=False)]
+    return sorted(set(changed) | (fa ^ fb))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only report whether the tree is stale")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh = Path(tmp) / "mmplugin_proto"
+        fresh.mkdir()
+        generate(fresh)
+        if args.check:
+            stale = differences(fresh, PACKAGE) if PACKAGE.exists() else ["(missing)"]
+            for name in stale:
+                print(f"stale: generated/mmplugin_proto/{name}")
+            return 1 if stale else 0
+        backup = PACKAGE.with_name("mmplugin_proto.old")
+        if PACKAGE.exists():
+            PACKAGE.rename(backup)
+        shutil.copytree(fresh, PACKAGE)
+        shutil.rmtree(backup, ignore_errors=True)
+    print(f"generated {len(proto_files())} protos into {PACKAGE.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

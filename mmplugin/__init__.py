@@ -1,0 +1,3 @@
+"""Mattermost server plugins in pure Python."""
+
+__version__ = "0.1.0"

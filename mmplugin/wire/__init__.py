@@ -1,0 +1,1 @@
+"""Wire level: how messages become bytes and back, with no IO."""
