@@ -39,9 +39,11 @@ def generate(out: Path) -> None:
         sys.executable, "-m", "grpc_tools.protoc",
         f"-I{PROTOS}",
         f"--python_betterproto2_out={OPTIONS}:{out}",
-        *proto_files(),
+        *(str(PROTOS / name) for name in proto_files()),
     ]
-    result = subprocess.run(cmd, cwd=PROTOS, env=env, capture_output=True, text=True)
+    # The compiler formats its output with ruff; running outside the repository keeps the
+    # project's ruff settings from changing the generated text.
+    result = subprocess.run(cmd, cwd=out, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         raise SystemExit(f"protoc failed:\n{result.stderr.strip()}")
 

@@ -52,7 +52,9 @@ class ConnInfo(betterproto2.Message):
 
     address: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
 
-    knock: "ConnInfoKnock | None" = betterproto2.field(4, betterproto2.TYPE_MESSAGE, optional=True)
+    knock: "ConnInfoKnock | None" = betterproto2.field(
+        4, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message("plugin", "ConnInfo", ConnInfo)
@@ -163,12 +165,16 @@ from ..google import protobuf as _google__protobuf__
 
 
 class GrpcBrokerBase(betterproto2_grpclib.ServiceBase):
-    async def start_stream(self, messages: "AsyncIterator[ConnInfo]") -> "AsyncIterator[ConnInfo]":
+    async def start_stream(
+        self, messages: "AsyncIterator[ConnInfo]"
+    ) -> "AsyncIterator[ConnInfo]":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
         yield ConnInfo()
 
-    async def __rpc_start_stream(self, stream: "grpclib.server.Stream[ConnInfo, ConnInfo]") -> None:
+    async def __rpc_start_stream(
+        self, stream: "grpclib.server.Stream[ConnInfo, ConnInfo]"
+    ) -> None:
         request = stream.__aiter__()
         await self._call_rpc_handler_server_stream(
             self.start_stream,
@@ -192,7 +198,9 @@ class GrpcControllerBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def __rpc_shutdown(self, stream: "grpclib.server.Stream[Empty, Empty]") -> None:
+    async def __rpc_shutdown(
+        self, stream: "grpclib.server.Stream[Empty, Empty]"
+    ) -> None:
         request = await stream.recv_message()
         assert request is not None
         response = await self.shutdown(request)
@@ -210,7 +218,9 @@ class GrpcControllerBase(betterproto2_grpclib.ServiceBase):
 
 
 class GrpcStdioBase(betterproto2_grpclib.ServiceBase):
-    async def stream_stdio(self, message: "_google__protobuf__.Empty") -> "AsyncIterator[StdioData]":
+    async def stream_stdio(
+        self, message: "_google__protobuf__.Empty"
+    ) -> "AsyncIterator[StdioData]":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
         yield StdioData()

@@ -749,9 +749,13 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class AddChannelMemberResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    channel_member: "ChannelMember | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    channel_member: "ChannelMember | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -761,20 +765,30 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class AddReactionRequest(betterproto2.Message):
-    reaction: "Reaction | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    reaction: "Reaction | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "AddReactionRequest", AddReactionRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "AddReactionRequest", AddReactionRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class AddReactionResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    reaction: "Reaction | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    reaction: "Reaction | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "AddReactionResponse", AddReactionResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "AddReactionResponse", AddReactionResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -793,9 +807,13 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class AddUserToChannelResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    channel_member: "ChannelMember | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    channel_member: "ChannelMember | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -852,7 +870,9 @@ class AuditRecord(betterproto2.Message):
     )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "AuditRecord", AuditRecord)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "AuditRecord", AuditRecord
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -892,16 +912,24 @@ class BotGetOptions(betterproto2.Message):
     per_page: "int" = betterproto2.field(5, betterproto2.TYPE_INT32)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "BotGetOptions", BotGetOptions)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "BotGetOptions", BotGetOptions
+)
 
 
 @dataclass(eq=False, repr=False)
 class BotPatch(betterproto2.Message):
-    username: "str | None" = betterproto2.field(1, betterproto2.TYPE_STRING, optional=True)
+    username: "str | None" = betterproto2.field(
+        1, betterproto2.TYPE_STRING, optional=True
+    )
 
-    display_name: "str | None" = betterproto2.field(2, betterproto2.TYPE_STRING, optional=True)
+    display_name: "str | None" = betterproto2.field(
+        2, betterproto2.TYPE_STRING, optional=True
+    )
 
-    description: "str | None" = betterproto2.field(3, betterproto2.TYPE_STRING, optional=True)
+    description: "str | None" = betterproto2.field(
+        3, betterproto2.TYPE_STRING, optional=True
+    )
 
 
 default_message_pool.register_message("mattermost.pluginapi.v1", "BotPatch", BotPatch)
@@ -939,25 +967,35 @@ class Channel(betterproto2.Message):
 
     creator_id: "str" = betterproto2.field(14, betterproto2.TYPE_STRING)
 
-    scheme_id: "str | None" = betterproto2.field(15, betterproto2.TYPE_STRING, optional=True)
+    scheme_id: "str | None" = betterproto2.field(
+        15, betterproto2.TYPE_STRING, optional=True
+    )
 
     props: "___google__protobuf__.Struct | None" = betterproto2.field(
         16, betterproto2.TYPE_MESSAGE, optional=True
     )
 
-    group_constrained: "bool | None" = betterproto2.field(17, betterproto2.TYPE_BOOL, optional=True)
+    group_constrained: "bool | None" = betterproto2.field(
+        17, betterproto2.TYPE_BOOL, optional=True
+    )
 
     auto_translation: "bool" = betterproto2.field(18, betterproto2.TYPE_BOOL)
 
-    shared: "bool | None" = betterproto2.field(19, betterproto2.TYPE_BOOL, optional=True)
+    shared: "bool | None" = betterproto2.field(
+        19, betterproto2.TYPE_BOOL, optional=True
+    )
 
     total_msg_count_root: "int" = betterproto2.field(20, betterproto2.TYPE_INT64)
 
-    policy_id: "str | None" = betterproto2.field(21, betterproto2.TYPE_STRING, optional=True)
+    policy_id: "str | None" = betterproto2.field(
+        21, betterproto2.TYPE_STRING, optional=True
+    )
 
     last_root_post_at: "int" = betterproto2.field(22, betterproto2.TYPE_INT64)
 
-    banner_info: "ChannelBannerInfo | None" = betterproto2.field(23, betterproto2.TYPE_MESSAGE, optional=True)
+    banner_info: "ChannelBannerInfo | None" = betterproto2.field(
+        23, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     policy_enforced: "bool" = betterproto2.field(24, betterproto2.TYPE_BOOL)
 
@@ -971,27 +1009,41 @@ default_message_pool.register_message("mattermost.pluginapi.v1", "Channel", Chan
 
 @dataclass(eq=False, repr=False)
 class ChannelBannerInfo(betterproto2.Message):
-    enabled: "bool | None" = betterproto2.field(1, betterproto2.TYPE_BOOL, optional=True)
+    enabled: "bool | None" = betterproto2.field(
+        1, betterproto2.TYPE_BOOL, optional=True
+    )
 
     text: "str | None" = betterproto2.field(2, betterproto2.TYPE_STRING, optional=True)
 
-    background_color: "str | None" = betterproto2.field(3, betterproto2.TYPE_STRING, optional=True)
+    background_color: "str | None" = betterproto2.field(
+        3, betterproto2.TYPE_STRING, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "ChannelBannerInfo", ChannelBannerInfo)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "ChannelBannerInfo", ChannelBannerInfo
+)
 
 
 @dataclass(eq=False, repr=False)
 class ChannelHasBeenCreatedRequest(betterproto2.Message):
-    context: "RequestContext | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    context: "RequestContext | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    plugin_context: "PluginContext | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    plugin_context: "PluginContext | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    channel: "Channel | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True)
+    channel: "Channel | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "ChannelHasBeenCreatedRequest", ChannelHasBeenCreatedRequest
+    "mattermost.pluginapi.v1",
+    "ChannelHasBeenCreatedRequest",
+    ChannelHasBeenCreatedRequest,
 )
 
 
@@ -1001,7 +1053,9 @@ class ChannelHasBeenCreatedResponse(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "ChannelHasBeenCreatedResponse", ChannelHasBeenCreatedResponse
+    "mattermost.pluginapi.v1",
+    "ChannelHasBeenCreatedResponse",
+    ChannelHasBeenCreatedResponse,
 )
 
 
@@ -1026,7 +1080,9 @@ class ChannelMember(betterproto2.Message):
     notify_props: "dict[str, str]" = betterproto2.field(
         9,
         betterproto2.TYPE_MAP,
-        map_meta=betterproto2.map_meta(betterproto2.TYPE_STRING, betterproto2.TYPE_STRING),
+        map_meta=betterproto2.map_meta(
+            betterproto2.TYPE_STRING, betterproto2.TYPE_STRING
+        ),
     )
 
     last_update_at: "int" = betterproto2.field(10, betterproto2.TYPE_INT64)
@@ -1040,7 +1096,9 @@ class ChannelMember(betterproto2.Message):
     urgent_mention_count: "int" = betterproto2.field(14, betterproto2.TYPE_INT64)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "ChannelMember", ChannelMember)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "ChannelMember", ChannelMember
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -1068,7 +1126,9 @@ class ChannelStats(betterproto2.Message):
     files_count: "int" = betterproto2.field(5, betterproto2.TYPE_INT64)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "ChannelStats", ChannelStats)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "ChannelStats", ChannelStats
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -1138,7 +1198,9 @@ class CommandArgs(betterproto2.Message):
     channel_mention: "str" = betterproto2.field(11, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "CommandArgs", CommandArgs)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "CommandArgs", CommandArgs
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -1165,10 +1227,14 @@ class CommandResponse(betterproto2.Message):
 
     skip_slack_parsing: "bool" = betterproto2.field(10, betterproto2.TYPE_BOOL)
 
-    attachments: "list[CommandResponse]" = betterproto2.field(11, betterproto2.TYPE_MESSAGE, repeated=True)
+    attachments: "list[CommandResponse]" = betterproto2.field(
+        11, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "CommandResponse", CommandResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "CommandResponse", CommandResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -1176,30 +1242,44 @@ class ConfigJson(betterproto2.Message):
     config_json: "bytes" = betterproto2.field(1, betterproto2.TYPE_BYTES)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "ConfigJson", ConfigJson)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "ConfigJson", ConfigJson
+)
 
 
 @dataclass(eq=False, repr=False)
 class ConfigurationWillBeSavedRequest(betterproto2.Message):
-    context: "RequestContext | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    context: "RequestContext | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    new_config: "ConfigJson | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    new_config: "ConfigJson | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "ConfigurationWillBeSavedRequest", ConfigurationWillBeSavedRequest
+    "mattermost.pluginapi.v1",
+    "ConfigurationWillBeSavedRequest",
+    ConfigurationWillBeSavedRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class ConfigurationWillBeSavedResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    modified_config: "ConfigJson | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    modified_config: "ConfigJson | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "ConfigurationWillBeSavedResponse", ConfigurationWillBeSavedResponse
+    "mattermost.pluginapi.v1",
+    "ConfigurationWillBeSavedResponse",
+    ConfigurationWillBeSavedResponse,
 )
 
 
@@ -1207,17 +1287,25 @@ default_message_pool.register_message(
 class CopyFileInfosRequest(betterproto2.Message):
     user_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
-    file_ids: "list[str]" = betterproto2.field(2, betterproto2.TYPE_STRING, repeated=True)
+    file_ids: "list[str]" = betterproto2.field(
+        2, betterproto2.TYPE_STRING, repeated=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "CopyFileInfosRequest", CopyFileInfosRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "CopyFileInfosRequest", CopyFileInfosRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class CopyFileInfosResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    file_ids: "list[str]" = betterproto2.field(2, betterproto2.TYPE_STRING, repeated=True)
+    file_ids: "list[str]" = betterproto2.field(
+        2, betterproto2.TYPE_STRING, repeated=True
+    )
 
 
 default_message_pool.register_message(
@@ -1237,19 +1325,25 @@ class CountPropertyFieldsForTargetRequest(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "CountPropertyFieldsForTargetRequest", CountPropertyFieldsForTargetRequest
+    "mattermost.pluginapi.v1",
+    "CountPropertyFieldsForTargetRequest",
+    CountPropertyFieldsForTargetRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class CountPropertyFieldsForTargetResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     count: "int" = betterproto2.field(2, betterproto2.TYPE_INT64)
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "CountPropertyFieldsForTargetResponse", CountPropertyFieldsForTargetResponse
+    "mattermost.pluginapi.v1",
+    "CountPropertyFieldsForTargetResponse",
+    CountPropertyFieldsForTargetResponse,
 )
 
 
@@ -1267,13 +1361,17 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class CountPropertyFieldsResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     count: "int" = betterproto2.field(2, betterproto2.TYPE_INT64)
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "CountPropertyFieldsResponse", CountPropertyFieldsResponse
+    "mattermost.pluginapi.v1",
+    "CountPropertyFieldsResponse",
+    CountPropertyFieldsResponse,
 )
 
 
@@ -1282,32 +1380,46 @@ class CreateBotRequest(betterproto2.Message):
     bot: "Bot | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "CreateBotRequest", CreateBotRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "CreateBotRequest", CreateBotRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class CreateBotResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     bot: "Bot | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "CreateBotResponse", CreateBotResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "CreateBotResponse", CreateBotResponse
+)
 
 
 @dataclass(eq=False, repr=False)
 class CreateChannelRequest(betterproto2.Message):
-    channel: "Channel | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    channel: "Channel | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "CreateChannelRequest", CreateChannelRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "CreateChannelRequest", CreateChannelRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class CreateChannelResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    channel: "Channel | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    channel: "Channel | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -1327,13 +1439,17 @@ class CreateChannelSidebarCategoryRequest(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "CreateChannelSidebarCategoryRequest", CreateChannelSidebarCategoryRequest
+    "mattermost.pluginapi.v1",
+    "CreateChannelSidebarCategoryRequest",
+    CreateChannelSidebarCategoryRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class CreateChannelSidebarCategoryResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     category: "SidebarCategoryWithChannels | None" = betterproto2.field(
         2, betterproto2.TYPE_MESSAGE, optional=True
@@ -1341,23 +1457,33 @@ class CreateChannelSidebarCategoryResponse(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "CreateChannelSidebarCategoryResponse", CreateChannelSidebarCategoryResponse
+    "mattermost.pluginapi.v1",
+    "CreateChannelSidebarCategoryResponse",
+    CreateChannelSidebarCategoryResponse,
 )
 
 
 @dataclass(eq=False, repr=False)
 class CreateCommandRequest(betterproto2.Message):
-    cmd: "Command | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    cmd: "Command | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "CreateCommandRequest", CreateCommandRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "CreateCommandRequest", CreateCommandRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class CreateCommandResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    command: "Command | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    command: "Command | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -1377,7 +1503,9 @@ class CreateDefaultMembershipParams(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "CreateDefaultMembershipParams", CreateDefaultMembershipParams
+    "mattermost.pluginapi.v1",
+    "CreateDefaultMembershipParams",
+    CreateDefaultMembershipParams,
 )
 
 
@@ -1397,7 +1525,9 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class CreateDefaultSyncableMembershipsResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -1409,25 +1539,37 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class CreateGroupRequest(betterproto2.Message):
-    group: "Group | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    group: "Group | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "CreateGroupRequest", CreateGroupRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "CreateGroupRequest", CreateGroupRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class CreateGroupResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    group: "Group | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    group: "Group | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "CreateGroupResponse", CreateGroupResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "CreateGroupResponse", CreateGroupResponse
+)
 
 
 @dataclass(eq=False, repr=False)
 class CreateOAuthAppRequest(betterproto2.Message):
-    app: "OAuthApp | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    app: "OAuthApp | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -1437,9 +1579,13 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class CreateOAuthAppResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    app: "OAuthApp | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    app: "OAuthApp | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -1449,25 +1595,37 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class CreatePostRequest(betterproto2.Message):
-    post: "Post | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    post: "Post | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "CreatePostRequest", CreatePostRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "CreatePostRequest", CreatePostRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class CreatePostResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    post: "Post | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    post: "Post | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "CreatePostResponse", CreatePostResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "CreatePostResponse", CreatePostResponse
+)
 
 
 @dataclass(eq=False, repr=False)
 class CreatePropertyFieldRequest(betterproto2.Message):
-    field: "PropertyField | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    field: "PropertyField | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -1477,19 +1635,27 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class CreatePropertyFieldResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    field: "PropertyField | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    field: "PropertyField | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "CreatePropertyFieldResponse", CreatePropertyFieldResponse
+    "mattermost.pluginapi.v1",
+    "CreatePropertyFieldResponse",
+    CreatePropertyFieldResponse,
 )
 
 
 @dataclass(eq=False, repr=False)
 class CreatePropertyValueRequest(betterproto2.Message):
-    value: "PropertyValue | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    value: "PropertyValue | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -1499,29 +1665,43 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class CreatePropertyValueResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    value: "PropertyValue | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    value: "PropertyValue | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "CreatePropertyValueResponse", CreatePropertyValueResponse
+    "mattermost.pluginapi.v1",
+    "CreatePropertyValueResponse",
+    CreatePropertyValueResponse,
 )
 
 
 @dataclass(eq=False, repr=False)
 class CreateSessionRequest(betterproto2.Message):
-    session: "Session | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    session: "Session | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "CreateSessionRequest", CreateSessionRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "CreateSessionRequest", CreateSessionRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class CreateSessionResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    session: "Session | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    session: "Session | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -1543,9 +1723,13 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class CreateTeamMemberResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    team_member: "TeamMember | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    team_member: "TeamMember | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -1557,19 +1741,25 @@ default_message_pool.register_message(
 class CreateTeamMembersGracefullyRequest(betterproto2.Message):
     team_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
-    user_ids: "list[str]" = betterproto2.field(2, betterproto2.TYPE_STRING, repeated=True)
+    user_ids: "list[str]" = betterproto2.field(
+        2, betterproto2.TYPE_STRING, repeated=True
+    )
 
     requestor_id: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "CreateTeamMembersGracefullyRequest", CreateTeamMembersGracefullyRequest
+    "mattermost.pluginapi.v1",
+    "CreateTeamMembersGracefullyRequest",
+    CreateTeamMembersGracefullyRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class CreateTeamMembersGracefullyResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     team_members: "list[TeamMemberWithError]" = betterproto2.field(
         2, betterproto2.TYPE_MESSAGE, repeated=True
@@ -1577,7 +1767,9 @@ class CreateTeamMembersGracefullyResponse(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "CreateTeamMembersGracefullyResponse", CreateTeamMembersGracefullyResponse
+    "mattermost.pluginapi.v1",
+    "CreateTeamMembersGracefullyResponse",
+    CreateTeamMembersGracefullyResponse,
 )
 
 
@@ -1585,7 +1777,9 @@ default_message_pool.register_message(
 class CreateTeamMembersRequest(betterproto2.Message):
     team_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
-    user_ids: "list[str]" = betterproto2.field(2, betterproto2.TYPE_STRING, repeated=True)
+    user_ids: "list[str]" = betterproto2.field(
+        2, betterproto2.TYPE_STRING, repeated=True
+    )
 
     requestor_id: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
 
@@ -1597,9 +1791,13 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class CreateTeamMembersResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    team_members: "list[TeamMember]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    team_members: "list[TeamMember]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
 default_message_pool.register_message(
@@ -1609,25 +1807,37 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class CreateTeamRequest(betterproto2.Message):
-    team: "Team | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    team: "Team | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "CreateTeamRequest", CreateTeamRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "CreateTeamRequest", CreateTeamRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class CreateTeamResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    team: "Team | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    team: "Team | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "CreateTeamResponse", CreateTeamResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "CreateTeamResponse", CreateTeamResponse
+)
 
 
 @dataclass(eq=False, repr=False)
 class CreateUploadSessionRequest(betterproto2.Message):
-    upload_session: "UploadSession | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    upload_session: "UploadSession | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -1637,54 +1847,80 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class CreateUploadSessionResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    upload_session: "UploadSession | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    upload_session: "UploadSession | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "CreateUploadSessionResponse", CreateUploadSessionResponse
+    "mattermost.pluginapi.v1",
+    "CreateUploadSessionResponse",
+    CreateUploadSessionResponse,
 )
 
 
 @dataclass(eq=False, repr=False)
 class CreateUserAccessTokenRequest(betterproto2.Message):
-    token: "UserAccessToken | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    token: "UserAccessToken | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "CreateUserAccessTokenRequest", CreateUserAccessTokenRequest
+    "mattermost.pluginapi.v1",
+    "CreateUserAccessTokenRequest",
+    CreateUserAccessTokenRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class CreateUserAccessTokenResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    token: "UserAccessToken | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    token: "UserAccessToken | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "CreateUserAccessTokenResponse", CreateUserAccessTokenResponse
+    "mattermost.pluginapi.v1",
+    "CreateUserAccessTokenResponse",
+    CreateUserAccessTokenResponse,
 )
 
 
 @dataclass(eq=False, repr=False)
 class CreateUserRequest(betterproto2.Message):
-    user: "User | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    user: "User | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "CreateUserRequest", CreateUserRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "CreateUserRequest", CreateUserRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class CreateUserResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    user: "User | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    user: "User | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "CreateUserResponse", CreateUserResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "CreateUserResponse", CreateUserResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -1698,7 +1934,9 @@ class CustomStatus(betterproto2.Message):
     expires_at: "int" = betterproto2.field(4, betterproto2.TYPE_INT64)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "CustomStatus", CustomStatus)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "CustomStatus", CustomStatus
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -1715,11 +1953,15 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class DeleteChannelMemberResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "DeleteChannelMemberResponse", DeleteChannelMemberResponse
+    "mattermost.pluginapi.v1",
+    "DeleteChannelMemberResponse",
+    DeleteChannelMemberResponse,
 )
 
 
@@ -1728,12 +1970,16 @@ class DeleteChannelRequest(betterproto2.Message):
     channel_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "DeleteChannelRequest", DeleteChannelRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "DeleteChannelRequest", DeleteChannelRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class DeleteChannelResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -1746,12 +1992,16 @@ class DeleteCommandRequest(betterproto2.Message):
     command_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "DeleteCommandRequest", DeleteCommandRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "DeleteCommandRequest", DeleteCommandRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class DeleteCommandResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -1773,11 +2023,15 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class DeleteEphemeralPostResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "DeleteEphemeralPostResponse", DeleteEphemeralPostResponse
+    "mattermost.pluginapi.v1",
+    "DeleteEphemeralPostResponse",
+    DeleteEphemeralPostResponse,
 )
 
 
@@ -1795,7 +2049,9 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class DeleteGroupConstrainedMembershipsResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -1819,9 +2075,13 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class DeleteGroupMemberResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    group_member: "GroupMember | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    group_member: "GroupMember | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -1834,17 +2094,25 @@ class DeleteGroupRequest(betterproto2.Message):
     group_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "DeleteGroupRequest", DeleteGroupRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "DeleteGroupRequest", DeleteGroupRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class DeleteGroupResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    group: "Group | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    group: "Group | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "DeleteGroupResponse", DeleteGroupResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "DeleteGroupResponse", DeleteGroupResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -1863,13 +2131,19 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class DeleteGroupSyncableResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    group_syncable: "GroupSyncable | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    group_syncable: "GroupSyncable | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "DeleteGroupSyncableResponse", DeleteGroupSyncableResponse
+    "mattermost.pluginapi.v1",
+    "DeleteGroupSyncableResponse",
+    DeleteGroupSyncableResponse,
 )
 
 
@@ -1885,7 +2159,9 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class DeleteOAuthAppResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -1898,36 +2174,50 @@ class DeletePostRequest(betterproto2.Message):
     post_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "DeletePostRequest", DeletePostRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "DeletePostRequest", DeletePostRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class DeletePostResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "DeletePostResponse", DeletePostResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "DeletePostResponse", DeletePostResponse
+)
 
 
 @dataclass(eq=False, repr=False)
 class DeletePreferencesForUserRequest(betterproto2.Message):
     user_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
-    preferences: "list[Preference]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    preferences: "list[Preference]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "DeletePreferencesForUserRequest", DeletePreferencesForUserRequest
+    "mattermost.pluginapi.v1",
+    "DeletePreferencesForUserRequest",
+    DeletePreferencesForUserRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class DeletePreferencesForUserResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "DeletePreferencesForUserResponse", DeletePreferencesForUserResponse
+    "mattermost.pluginapi.v1",
+    "DeletePreferencesForUserResponse",
+    DeletePreferencesForUserResponse,
 )
 
 
@@ -1945,11 +2235,15 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class DeletePropertyFieldResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "DeletePropertyFieldResponse", DeletePropertyFieldResponse
+    "mattermost.pluginapi.v1",
+    "DeletePropertyFieldResponse",
+    DeletePropertyFieldResponse,
 )
 
 
@@ -1967,11 +2261,15 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class DeletePropertyValueResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "DeletePropertyValueResponse", DeletePropertyValueResponse
+    "mattermost.pluginapi.v1",
+    "DeletePropertyValueResponse",
+    DeletePropertyValueResponse,
 )
 
 
@@ -1983,17 +2281,23 @@ class DeletePropertyValuesForFieldRequest(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "DeletePropertyValuesForFieldRequest", DeletePropertyValuesForFieldRequest
+    "mattermost.pluginapi.v1",
+    "DeletePropertyValuesForFieldRequest",
+    DeletePropertyValuesForFieldRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class DeletePropertyValuesForFieldResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "DeletePropertyValuesForFieldResponse", DeletePropertyValuesForFieldResponse
+    "mattermost.pluginapi.v1",
+    "DeletePropertyValuesForFieldResponse",
+    DeletePropertyValuesForFieldResponse,
 )
 
 
@@ -2007,17 +2311,23 @@ class DeletePropertyValuesForTargetRequest(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "DeletePropertyValuesForTargetRequest", DeletePropertyValuesForTargetRequest
+    "mattermost.pluginapi.v1",
+    "DeletePropertyValuesForTargetRequest",
+    DeletePropertyValuesForTargetRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class DeletePropertyValuesForTargetResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "DeletePropertyValuesForTargetResponse", DeletePropertyValuesForTargetResponse
+    "mattermost.pluginapi.v1",
+    "DeletePropertyValuesForTargetResponse",
+    DeletePropertyValuesForTargetResponse,
 )
 
 
@@ -2037,7 +2347,9 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class DeleteTeamMemberResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -2050,15 +2362,21 @@ class DeleteTeamRequest(betterproto2.Message):
     team_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "DeleteTeamRequest", DeleteTeamRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "DeleteTeamRequest", DeleteTeamRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class DeleteTeamResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "DeleteTeamResponse", DeleteTeamResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "DeleteTeamResponse", DeleteTeamResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -2066,15 +2384,21 @@ class DeleteUserRequest(betterproto2.Message):
     user_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "DeleteUserRequest", DeleteUserRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "DeleteUserRequest", DeleteUserRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class DeleteUserResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "DeleteUserResponse", DeleteUserResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "DeleteUserResponse", DeleteUserResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -2085,7 +2409,9 @@ class Dialog(betterproto2.Message):
 
     introduction_text: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
 
-    elements: "list[DialogElement]" = betterproto2.field(4, betterproto2.TYPE_MESSAGE, repeated=True)
+    elements: "list[DialogElement]" = betterproto2.field(
+        4, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
     submit_label: "str" = betterproto2.field(5, betterproto2.TYPE_STRING)
 
@@ -2123,10 +2449,14 @@ class DialogElement(betterproto2.Message):
 
     data_source: "str" = betterproto2.field(11, betterproto2.TYPE_STRING)
 
-    options: "list[DialogElementOption]" = betterproto2.field(12, betterproto2.TYPE_MESSAGE, repeated=True)
+    options: "list[DialogElementOption]" = betterproto2.field(
+        12, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "DialogElement", DialogElement)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "DialogElement", DialogElement
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -2136,7 +2466,9 @@ class DialogElementOption(betterproto2.Message):
     value: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "DialogElementOption", DialogElementOption)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "DialogElementOption", DialogElementOption
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -2144,12 +2476,16 @@ class DisablePluginRequest(betterproto2.Message):
     id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "DisablePluginRequest", DisablePluginRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "DisablePluginRequest", DisablePluginRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class DisablePluginResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -2193,7 +2529,9 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class EmailNotificationWillBeSentRequest(betterproto2.Message):
-    context: "RequestContext | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    context: "RequestContext | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     email_notification: "EmailNotificationJson | None" = betterproto2.field(
         2, betterproto2.TYPE_MESSAGE, optional=True
@@ -2201,7 +2539,9 @@ class EmailNotificationWillBeSentRequest(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "EmailNotificationWillBeSentRequest", EmailNotificationWillBeSentRequest
+    "mattermost.pluginapi.v1",
+    "EmailNotificationWillBeSentRequest",
+    EmailNotificationWillBeSentRequest,
 )
 
 
@@ -2215,7 +2555,9 @@ class EmailNotificationWillBeSentResponse(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "EmailNotificationWillBeSentResponse", EmailNotificationWillBeSentResponse
+    "mattermost.pluginapi.v1",
+    "EmailNotificationWillBeSentResponse",
+    EmailNotificationWillBeSentResponse,
 )
 
 
@@ -2250,15 +2592,21 @@ class EnablePluginRequest(betterproto2.Message):
     id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "EnablePluginRequest", EnablePluginRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "EnablePluginRequest", EnablePluginRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class EnablePluginResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "EnablePluginResponse", EnablePluginResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "EnablePluginResponse", EnablePluginResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -2266,12 +2614,16 @@ class EnsureBotUserRequest(betterproto2.Message):
     bot: "Bot | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "EnsureBotUserRequest", EnsureBotUserRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "EnsureBotUserRequest", EnsureBotUserRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class EnsureBotUserResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     bot_user_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
 
@@ -2283,11 +2635,17 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class ExecuteCommandRequest(betterproto2.Message):
-    context: "RequestContext | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    context: "RequestContext | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    plugin_context: "PluginContext | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    plugin_context: "PluginContext | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    args: "CommandArgs | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True)
+    args: "CommandArgs | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -2297,9 +2655,13 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class ExecuteCommandResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    response: "CommandResponse | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    response: "CommandResponse | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -2309,7 +2671,9 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class ExecuteSlashCommandRequest(betterproto2.Message):
-    command_args: "CommandArgs | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    command_args: "CommandArgs | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -2319,13 +2683,19 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class ExecuteSlashCommandResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    response: "CommandResponse | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    response: "CommandResponse | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "ExecuteSlashCommandResponse", ExecuteSlashCommandResponse
+    "mattermost.pluginapi.v1",
+    "ExecuteSlashCommandResponse",
+    ExecuteSlashCommandResponse,
 )
 
 
@@ -2343,11 +2713,15 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class ExtendSessionExpiryResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "ExtendSessionExpiryResponse", ExtendSessionExpiryResponse
+    "mattermost.pluginapi.v1",
+    "ExtendSessionExpiryResponse",
+    ExtendSessionExpiryResponse,
 )
 
 
@@ -2391,9 +2765,13 @@ class FileInfo(betterproto2.Message):
 
     has_preview_image: "bool" = betterproto2.field(14, betterproto2.TYPE_BOOL)
 
-    mini_preview: "bytes | None" = betterproto2.field(15, betterproto2.TYPE_BYTES, optional=True)
+    mini_preview: "bytes | None" = betterproto2.field(
+        15, betterproto2.TYPE_BYTES, optional=True
+    )
 
-    remote_id: "str | None" = betterproto2.field(16, betterproto2.TYPE_STRING, optional=True)
+    remote_id: "str | None" = betterproto2.field(
+        16, betterproto2.TYPE_STRING, optional=True
+    )
 
     archived: "bool" = betterproto2.field(17, betterproto2.TYPE_BOOL)
 
@@ -2404,30 +2782,47 @@ default_message_pool.register_message("mattermost.pluginapi.v1", "FileInfo", Fil
 @dataclass(eq=False, repr=False)
 class FilesLimits(betterproto2.Message):
     total_storage: "int | None" = betterproto2.field(
-        1, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Int64Value, optional=True
+        1,
+        betterproto2.TYPE_MESSAGE,
+        unwrap=lambda: ___google__protobuf__.Int64Value,
+        optional=True,
     )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "FilesLimits", FilesLimits)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "FilesLimits", FilesLimits
+)
 
 
 @dataclass(eq=False, repr=False)
 class FileUploadResponse(betterproto2.Message):
-    file_infos: "list[FileInfo]" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, repeated=True)
+    file_infos: "list[FileInfo]" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
-    client_ids: "list[str]" = betterproto2.field(2, betterproto2.TYPE_STRING, repeated=True)
+    client_ids: "list[str]" = betterproto2.field(
+        2, betterproto2.TYPE_STRING, repeated=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "FileUploadResponse", FileUploadResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "FileUploadResponse", FileUploadResponse
+)
 
 
 @dataclass(eq=False, repr=False)
 class FileWillBeUploadedRequest(betterproto2.Message):
-    context: "RequestContext | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    context: "RequestContext | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    plugin_context: "PluginContext | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    plugin_context: "PluginContext | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    file_info: "FileInfo | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True)
+    file_info: "FileInfo | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     file_content: "bytes" = betterproto2.field(4, betterproto2.TYPE_BYTES)
 
@@ -2439,7 +2834,9 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class FileWillBeUploadedResponse(betterproto2.Message):
-    modified_file_info: "FileInfo | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    modified_file_info: "FileInfo | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     modified_content: "bytes" = betterproto2.field(2, betterproto2.TYPE_BYTES)
 
@@ -2453,9 +2850,13 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class GenerateSupportDataRequest(betterproto2.Message):
-    context: "RequestContext | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    context: "RequestContext | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    plugin_context: "PluginContext | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    plugin_context: "PluginContext | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -2465,13 +2866,19 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class GenerateSupportDataResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    files: "list[FileData]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    files: "list[FileData]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "GenerateSupportDataResponse", GenerateSupportDataResponse
+    "mattermost.pluginapi.v1",
+    "GenerateSupportDataResponse",
+    GenerateSupportDataResponse,
 )
 
 
@@ -2482,35 +2889,49 @@ class GetBotRequest(betterproto2.Message):
     include_deleted: "bool" = betterproto2.field(2, betterproto2.TYPE_BOOL)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetBotRequest", GetBotRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetBotRequest", GetBotRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class GetBotResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     bot: "Bot | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetBotResponse", GetBotResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetBotResponse", GetBotResponse
+)
 
 
 @dataclass(eq=False, repr=False)
 class GetBotsRequest(betterproto2.Message):
-    options: "BotGetOptions | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    options: "BotGetOptions | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetBotsRequest", GetBotsRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetBotsRequest", GetBotsRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class GetBotsResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     bots: "list[Bot]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetBotsResponse", GetBotsResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetBotsResponse", GetBotsResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -2518,12 +2939,16 @@ class GetBundlePathRequest(betterproto2.Message):
     pass
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetBundlePathRequest", GetBundlePathRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetBundlePathRequest", GetBundlePathRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class GetBundlePathResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     path: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
 
@@ -2543,19 +2968,27 @@ class GetChannelByNameForTeamNameRequest(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "GetChannelByNameForTeamNameRequest", GetChannelByNameForTeamNameRequest
+    "mattermost.pluginapi.v1",
+    "GetChannelByNameForTeamNameRequest",
+    GetChannelByNameForTeamNameRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class GetChannelByNameForTeamNameResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    channel: "Channel | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    channel: "Channel | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "GetChannelByNameForTeamNameResponse", GetChannelByNameForTeamNameResponse
+    "mattermost.pluginapi.v1",
+    "GetChannelByNameForTeamNameResponse",
+    GetChannelByNameForTeamNameResponse,
 )
 
 
@@ -2575,9 +3008,13 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class GetChannelByNameResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    channel: "Channel | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    channel: "Channel | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -2599,9 +3036,13 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class GetChannelMemberResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    channel_member: "ChannelMember | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    channel_member: "ChannelMember | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -2613,23 +3054,33 @@ default_message_pool.register_message(
 class GetChannelMembersByIdsRequest(betterproto2.Message):
     channel_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
-    user_ids: "list[str]" = betterproto2.field(2, betterproto2.TYPE_STRING, repeated=True)
+    user_ids: "list[str]" = betterproto2.field(
+        2, betterproto2.TYPE_STRING, repeated=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "GetChannelMembersByIdsRequest", GetChannelMembersByIdsRequest
+    "mattermost.pluginapi.v1",
+    "GetChannelMembersByIdsRequest",
+    GetChannelMembersByIdsRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class GetChannelMembersByIdsResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    channel_members: "list[ChannelMember]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    channel_members: "list[ChannelMember]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "GetChannelMembersByIdsResponse", GetChannelMembersByIdsResponse
+    "mattermost.pluginapi.v1",
+    "GetChannelMembersByIdsResponse",
+    GetChannelMembersByIdsResponse,
 )
 
 
@@ -2645,19 +3096,27 @@ class GetChannelMembersForUserRequest(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "GetChannelMembersForUserRequest", GetChannelMembersForUserRequest
+    "mattermost.pluginapi.v1",
+    "GetChannelMembersForUserRequest",
+    GetChannelMembersForUserRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class GetChannelMembersForUserResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    channel_members: "list[ChannelMember]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    channel_members: "list[ChannelMember]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "GetChannelMembersForUserResponse", GetChannelMembersForUserResponse
+    "mattermost.pluginapi.v1",
+    "GetChannelMembersForUserResponse",
+    GetChannelMembersForUserResponse,
 )
 
 
@@ -2677,9 +3136,13 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class GetChannelMembersResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    channel_members: "list[ChannelMember]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    channel_members: "list[ChannelMember]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
 default_message_pool.register_message(
@@ -2692,17 +3155,25 @@ class GetChannelRequest(betterproto2.Message):
     channel_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetChannelRequest", GetChannelRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetChannelRequest", GetChannelRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class GetChannelResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    channel: "Channel | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    channel: "Channel | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetChannelResponse", GetChannelResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetChannelResponse", GetChannelResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -2715,19 +3186,27 @@ class GetChannelsForTeamForUserRequest(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "GetChannelsForTeamForUserRequest", GetChannelsForTeamForUserRequest
+    "mattermost.pluginapi.v1",
+    "GetChannelsForTeamForUserRequest",
+    GetChannelsForTeamForUserRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class GetChannelsForTeamForUserResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    channels: "list[Channel]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    channels: "list[Channel]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "GetChannelsForTeamForUserResponse", GetChannelsForTeamForUserResponse
+    "mattermost.pluginapi.v1",
+    "GetChannelsForTeamForUserResponse",
+    GetChannelsForTeamForUserResponse,
 )
 
 
@@ -2739,13 +3218,17 @@ class GetChannelSidebarCategoriesRequest(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "GetChannelSidebarCategoriesRequest", GetChannelSidebarCategoriesRequest
+    "mattermost.pluginapi.v1",
+    "GetChannelSidebarCategoriesRequest",
+    GetChannelSidebarCategoriesRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class GetChannelSidebarCategoriesResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     categories: "OrderedSidebarCategories | None" = betterproto2.field(
         2, betterproto2.TYPE_MESSAGE, optional=True
@@ -2753,7 +3236,9 @@ class GetChannelSidebarCategoriesResponse(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "GetChannelSidebarCategoriesResponse", GetChannelSidebarCategoriesResponse
+    "mattermost.pluginapi.v1",
+    "GetChannelSidebarCategoriesResponse",
+    GetChannelSidebarCategoriesResponse,
 )
 
 
@@ -2769,9 +3254,13 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class GetChannelStatsResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    channel_stats: "ChannelStats | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    channel_stats: "ChannelStats | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -2791,7 +3280,9 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class GetCloudLimitsResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     limits_json: "bytes" = betterproto2.field(2, betterproto2.TYPE_BYTES)
 
@@ -2806,17 +3297,25 @@ class GetCommandRequest(betterproto2.Message):
     command_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetCommandRequest", GetCommandRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetCommandRequest", GetCommandRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class GetCommandResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    command: "Command | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    command: "Command | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetCommandResponse", GetCommandResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetCommandResponse", GetCommandResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -2824,17 +3323,23 @@ class GetConfigRequest(betterproto2.Message):
     pass
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetConfigRequest", GetConfigRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetConfigRequest", GetConfigRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class GetConfigResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     config_json: "bytes" = betterproto2.field(2, betterproto2.TYPE_BYTES)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetConfigResponse", GetConfigResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetConfigResponse", GetConfigResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -2849,7 +3354,9 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class GetDiagnosticIdResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     diagnostic_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
 
@@ -2873,9 +3380,13 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class GetDirectChannelResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    channel: "Channel | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    channel: "Channel | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -2895,9 +3406,13 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class GetEmojiByNameResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    emoji: "Emoji | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    emoji: "Emoji | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -2910,12 +3425,16 @@ class GetEmojiImageRequest(betterproto2.Message):
     emoji_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetEmojiImageRequest", GetEmojiImageRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetEmojiImageRequest", GetEmojiImageRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class GetEmojiImageResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     image: "bytes" = betterproto2.field(2, betterproto2.TYPE_BYTES)
 
@@ -2936,17 +3455,25 @@ class GetEmojiListRequest(betterproto2.Message):
     per_page: "int" = betterproto2.field(3, betterproto2.TYPE_INT32)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetEmojiListRequest", GetEmojiListRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetEmojiListRequest", GetEmojiListRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class GetEmojiListResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    emojis: "list[Emoji]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    emojis: "list[Emoji]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetEmojiListResponse", GetEmojiListResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetEmojiListResponse", GetEmojiListResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -2954,17 +3481,25 @@ class GetEmojiRequest(betterproto2.Message):
     emoji_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetEmojiRequest", GetEmojiRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetEmojiRequest", GetEmojiRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class GetEmojiResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    emoji: "Emoji | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    emoji: "Emoji | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetEmojiResponse", GetEmojiResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetEmojiResponse", GetEmojiResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -2972,17 +3507,25 @@ class GetFileInfoRequest(betterproto2.Message):
     file_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetFileInfoRequest", GetFileInfoRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetFileInfoRequest", GetFileInfoRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class GetFileInfoResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    file_info: "FileInfo | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    file_info: "FileInfo | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetFileInfoResponse", GetFileInfoResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetFileInfoResponse", GetFileInfoResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -2998,7 +3541,9 @@ class GetFileInfosOptions(betterproto2.Message):
     sort_order: "str" = betterproto2.field(5, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetFileInfosOptions", GetFileInfosOptions)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetFileInfosOptions", GetFileInfosOptions
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -3007,20 +3552,30 @@ class GetFileInfosRequest(betterproto2.Message):
 
     per_page: "int" = betterproto2.field(2, betterproto2.TYPE_INT32)
 
-    options: "GetFileInfosOptions | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True)
+    options: "GetFileInfosOptions | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetFileInfosRequest", GetFileInfosRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetFileInfosRequest", GetFileInfosRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class GetFileInfosResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    file_infos: "list[FileInfo]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    file_infos: "list[FileInfo]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetFileInfosResponse", GetFileInfosResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetFileInfosResponse", GetFileInfosResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -3028,17 +3583,23 @@ class GetFileLinkRequest(betterproto2.Message):
     file_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetFileLinkRequest", GetFileLinkRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetFileLinkRequest", GetFileLinkRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class GetFileLinkResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     link: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetFileLinkResponse", GetFileLinkResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetFileLinkResponse", GetFileLinkResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -3046,17 +3607,23 @@ class GetFileRequest(betterproto2.Message):
     file_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetFileRequest", GetFileRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetFileRequest", GetFileRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class GetFileResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     data: "bytes" = betterproto2.field(2, betterproto2.TYPE_BYTES)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetFileResponse", GetFileResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetFileResponse", GetFileResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -3071,9 +3638,13 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class GetGroupByNameResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    group: "Group | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    group: "Group | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -3095,9 +3666,13 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class GetGroupByRemoteIdResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    group: "Group | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    group: "Group | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -3107,7 +3682,9 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class GetGroupChannelRequest(betterproto2.Message):
-    user_ids: "list[str]" = betterproto2.field(1, betterproto2.TYPE_STRING, repeated=True)
+    user_ids: "list[str]" = betterproto2.field(
+        1, betterproto2.TYPE_STRING, repeated=True
+    )
 
 
 default_message_pool.register_message(
@@ -3117,9 +3694,13 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class GetGroupChannelResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    channel: "Channel | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    channel: "Channel | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -3143,13 +3724,19 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class GetGroupMemberUsersResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    users: "list[User]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    users: "list[User]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "GetGroupMemberUsersResponse", GetGroupMemberUsersResponse
+    "mattermost.pluginapi.v1",
+    "GetGroupMemberUsersResponse",
+    GetGroupMemberUsersResponse,
 )
 
 
@@ -3158,17 +3745,25 @@ class GetGroupRequest(betterproto2.Message):
     group_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetGroupRequest", GetGroupRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetGroupRequest", GetGroupRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class GetGroupResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    group: "Group | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    group: "Group | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetGroupResponse", GetGroupResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetGroupResponse", GetGroupResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -3183,9 +3778,13 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class GetGroupsBySourceResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    groups: "list[Group]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    groups: "list[Group]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
 default_message_pool.register_message(
@@ -3205,9 +3804,13 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class GetGroupsForUserResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    groups: "list[Group]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    groups: "list[Group]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
 default_message_pool.register_message(
@@ -3221,24 +3824,34 @@ class GetGroupsRequest(betterproto2.Message):
 
     per_page: "int" = betterproto2.field(2, betterproto2.TYPE_INT32)
 
-    opts: "GroupSearchOpts | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True)
+    opts: "GroupSearchOpts | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     view_restrictions: "ViewUsersRestrictions | None" = betterproto2.field(
         4, betterproto2.TYPE_MESSAGE, optional=True
     )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetGroupsRequest", GetGroupsRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetGroupsRequest", GetGroupsRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class GetGroupsResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    groups: "list[Group]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    groups: "list[Group]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetGroupsResponse", GetGroupsResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetGroupsResponse", GetGroupsResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -3257,9 +3870,13 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class GetGroupSyncableResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    group_syncable: "GroupSyncable | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    group_syncable: "GroupSyncable | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -3281,9 +3898,13 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class GetGroupSyncablesResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    group_syncables: "list[GroupSyncable]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    group_syncables: "list[GroupSyncable]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
 default_message_pool.register_message(
@@ -3295,27 +3916,37 @@ default_message_pool.register_message(
 class GetLdapUserAttributesRequest(betterproto2.Message):
     user_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
-    attributes: "list[str]" = betterproto2.field(2, betterproto2.TYPE_STRING, repeated=True)
+    attributes: "list[str]" = betterproto2.field(
+        2, betterproto2.TYPE_STRING, repeated=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "GetLDAPUserAttributesRequest", GetLdapUserAttributesRequest
+    "mattermost.pluginapi.v1",
+    "GetLDAPUserAttributesRequest",
+    GetLdapUserAttributesRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class GetLdapUserAttributesResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     attributes: "dict[str, str]" = betterproto2.field(
         2,
         betterproto2.TYPE_MAP,
-        map_meta=betterproto2.map_meta(betterproto2.TYPE_STRING, betterproto2.TYPE_STRING),
+        map_meta=betterproto2.map_meta(
+            betterproto2.TYPE_STRING, betterproto2.TYPE_STRING
+        ),
     )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "GetLDAPUserAttributesResponse", GetLdapUserAttributesResponse
+    "mattermost.pluginapi.v1",
+    "GetLDAPUserAttributesResponse",
+    GetLdapUserAttributesResponse,
 )
 
 
@@ -3324,17 +3955,23 @@ class GetLicenseRequest(betterproto2.Message):
     pass
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetLicenseRequest", GetLicenseRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetLicenseRequest", GetLicenseRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class GetLicenseResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     license_json: "bytes" = betterproto2.field(2, betterproto2.TYPE_BYTES)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetLicenseResponse", GetLicenseResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetLicenseResponse", GetLicenseResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -3342,17 +3979,25 @@ class GetOAuthAppRequest(betterproto2.Message):
     app_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetOAuthAppRequest", GetOAuthAppRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetOAuthAppRequest", GetOAuthAppRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class GetOAuthAppResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    app: "OAuthApp | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    app: "OAuthApp | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetOAuthAppResponse", GetOAuthAppResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetOAuthAppResponse", GetOAuthAppResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -3367,7 +4012,9 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class GetPluginConfigResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     config: "___google__protobuf__.Struct | None" = betterproto2.field(
         2, betterproto2.TYPE_MESSAGE, optional=True
@@ -3384,17 +4031,23 @@ class GetPluginIdRequest(betterproto2.Message):
     pass
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetPluginIDRequest", GetPluginIdRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetPluginIDRequest", GetPluginIdRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class GetPluginIdResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     plugin_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetPluginIDResponse", GetPluginIdResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetPluginIDResponse", GetPluginIdResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -3402,17 +4055,25 @@ class GetPluginsRequest(betterproto2.Message):
     pass
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetPluginsRequest", GetPluginsRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetPluginsRequest", GetPluginsRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class GetPluginsResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    manifests: "list[Manifest]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    manifests: "list[Manifest]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetPluginsResponse", GetPluginsResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetPluginsResponse", GetPluginsResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -3427,9 +4088,13 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class GetPluginStatusResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    status: "PluginStatus | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    status: "PluginStatus | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -3442,17 +4107,25 @@ class GetPostRequest(betterproto2.Message):
     post_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetPostRequest", GetPostRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetPostRequest", GetPostRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class GetPostResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    post: "Post | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    post: "Post | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetPostResponse", GetPostResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetPostResponse", GetPostResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -3466,14 +4139,20 @@ class GetPostsAfterRequest(betterproto2.Message):
     per_page: "int" = betterproto2.field(4, betterproto2.TYPE_INT32)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetPostsAfterRequest", GetPostsAfterRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetPostsAfterRequest", GetPostsAfterRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class GetPostsAfterResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    post_list: "PostList | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    post_list: "PostList | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -3499,9 +4178,13 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class GetPostsBeforeResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    post_list: "PostList | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    post_list: "PostList | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -3525,9 +4208,13 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class GetPostsForChannelResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    post_list: "PostList | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    post_list: "PostList | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -3554,14 +4241,20 @@ class GetPostsSinceRequest(betterproto2.Message):
     time: "int" = betterproto2.field(2, betterproto2.TYPE_INT64)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetPostsSinceRequest", GetPostsSinceRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetPostsSinceRequest", GetPostsSinceRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class GetPostsSinceResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    post_list: "PostList | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    post_list: "PostList | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -3574,14 +4267,20 @@ class GetPostThreadRequest(betterproto2.Message):
     post_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetPostThreadRequest", GetPostThreadRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetPostThreadRequest", GetPostThreadRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class GetPostThreadResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    post_list: "PostList | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    post_list: "PostList | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -3599,19 +4298,27 @@ class GetPreferenceForUserRequest(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "GetPreferenceForUserRequest", GetPreferenceForUserRequest
+    "mattermost.pluginapi.v1",
+    "GetPreferenceForUserRequest",
+    GetPreferenceForUserRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class GetPreferenceForUserResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    preference: "Preference | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    preference: "Preference | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "GetPreferenceForUserResponse", GetPreferenceForUserResponse
+    "mattermost.pluginapi.v1",
+    "GetPreferenceForUserResponse",
+    GetPreferenceForUserResponse,
 )
 
 
@@ -3621,19 +4328,27 @@ class GetPreferencesForUserRequest(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "GetPreferencesForUserRequest", GetPreferencesForUserRequest
+    "mattermost.pluginapi.v1",
+    "GetPreferencesForUserRequest",
+    GetPreferencesForUserRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class GetPreferencesForUserResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    preferences: "list[Preference]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    preferences: "list[Preference]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "GetPreferencesForUserResponse", GetPreferencesForUserResponse
+    "mattermost.pluginapi.v1",
+    "GetPreferencesForUserResponse",
+    GetPreferencesForUserResponse,
 )
 
 
@@ -3649,7 +4364,9 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class GetProfileImageResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     image: "bytes" = betterproto2.field(2, betterproto2.TYPE_BYTES)
 
@@ -3669,19 +4386,27 @@ class GetPropertyFieldByNameRequest(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "GetPropertyFieldByNameRequest", GetPropertyFieldByNameRequest
+    "mattermost.pluginapi.v1",
+    "GetPropertyFieldByNameRequest",
+    GetPropertyFieldByNameRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class GetPropertyFieldByNameResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    field: "PropertyField | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    field: "PropertyField | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "GetPropertyFieldByNameResponse", GetPropertyFieldByNameResponse
+    "mattermost.pluginapi.v1",
+    "GetPropertyFieldByNameResponse",
+    GetPropertyFieldByNameResponse,
 )
 
 
@@ -3699,9 +4424,13 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class GetPropertyFieldResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    field: "PropertyField | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    field: "PropertyField | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -3723,9 +4452,13 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class GetPropertyFieldsResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    fields: "list[PropertyField]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    fields: "list[PropertyField]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
 default_message_pool.register_message(
@@ -3745,9 +4478,13 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class GetPropertyGroupResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    group: "PropertyGroup | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    group: "PropertyGroup | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -3769,9 +4506,13 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class GetPropertyValueResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    value: "PropertyValue | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    value: "PropertyValue | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -3793,9 +4534,13 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class GetPropertyValuesResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    values: "list[PropertyValue]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    values: "list[PropertyValue]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
 default_message_pool.register_message(
@@ -3813,19 +4558,27 @@ class GetPublicChannelsForTeamRequest(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "GetPublicChannelsForTeamRequest", GetPublicChannelsForTeamRequest
+    "mattermost.pluginapi.v1",
+    "GetPublicChannelsForTeamRequest",
+    GetPublicChannelsForTeamRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class GetPublicChannelsForTeamResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    channels: "list[Channel]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    channels: "list[Channel]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "GetPublicChannelsForTeamResponse", GetPublicChannelsForTeamResponse
+    "mattermost.pluginapi.v1",
+    "GetPublicChannelsForTeamResponse",
+    GetPublicChannelsForTeamResponse,
 )
 
 
@@ -3834,17 +4587,25 @@ class GetReactionsRequest(betterproto2.Message):
     post_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetReactionsRequest", GetReactionsRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetReactionsRequest", GetReactionsRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class GetReactionsResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    reactions: "list[Reaction]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    reactions: "list[Reaction]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetReactionsResponse", GetReactionsResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetReactionsResponse", GetReactionsResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -3859,7 +4620,9 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class GetServerVersionResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     version: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
 
@@ -3874,17 +4637,25 @@ class GetSessionRequest(betterproto2.Message):
     session_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetSessionRequest", GetSessionRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetSessionRequest", GetSessionRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class GetSessionResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    session: "Session | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    session: "Session | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetSessionResponse", GetSessionResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetSessionResponse", GetSessionResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -3893,19 +4664,25 @@ class GetSystemInstallDateRequest(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "GetSystemInstallDateRequest", GetSystemInstallDateRequest
+    "mattermost.pluginapi.v1",
+    "GetSystemInstallDateRequest",
+    GetSystemInstallDateRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class GetSystemInstallDateResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     install_date: "int" = betterproto2.field(2, betterproto2.TYPE_INT64)
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "GetSystemInstallDateResponse", GetSystemInstallDateResponse
+    "mattermost.pluginapi.v1",
+    "GetSystemInstallDateResponse",
+    GetSystemInstallDateResponse,
 )
 
 
@@ -3914,14 +4691,20 @@ class GetTeamByNameRequest(betterproto2.Message):
     name: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetTeamByNameRequest", GetTeamByNameRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetTeamByNameRequest", GetTeamByNameRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class GetTeamByNameResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    team: "Team | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    team: "Team | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -3934,17 +4717,23 @@ class GetTeamIconRequest(betterproto2.Message):
     team_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetTeamIconRequest", GetTeamIconRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetTeamIconRequest", GetTeamIconRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class GetTeamIconResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     icon: "bytes" = betterproto2.field(2, betterproto2.TYPE_BYTES)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetTeamIconResponse", GetTeamIconResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetTeamIconResponse", GetTeamIconResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -3954,14 +4743,20 @@ class GetTeamMemberRequest(betterproto2.Message):
     user_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetTeamMemberRequest", GetTeamMemberRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetTeamMemberRequest", GetTeamMemberRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class GetTeamMemberResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    team_member: "TeamMember | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    team_member: "TeamMember | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -3979,19 +4774,27 @@ class GetTeamMembersForUserRequest(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "GetTeamMembersForUserRequest", GetTeamMembersForUserRequest
+    "mattermost.pluginapi.v1",
+    "GetTeamMembersForUserRequest",
+    GetTeamMembersForUserRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class GetTeamMembersForUserResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    team_members: "list[TeamMember]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    team_members: "list[TeamMember]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "GetTeamMembersForUserResponse", GetTeamMembersForUserResponse
+    "mattermost.pluginapi.v1",
+    "GetTeamMembersForUserResponse",
+    GetTeamMembersForUserResponse,
 )
 
 
@@ -4011,9 +4814,13 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class GetTeamMembersResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    team_members: "list[TeamMember]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    team_members: "list[TeamMember]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
 default_message_pool.register_message(
@@ -4026,17 +4833,25 @@ class GetTeamRequest(betterproto2.Message):
     team_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetTeamRequest", GetTeamRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetTeamRequest", GetTeamRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class GetTeamResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    team: "Team | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    team: "Team | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetTeamResponse", GetTeamResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetTeamResponse", GetTeamResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -4051,9 +4866,13 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class GetTeamsForUserResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    teams: "list[Team]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    teams: "list[Team]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
 default_message_pool.register_message(
@@ -4066,17 +4885,25 @@ class GetTeamsRequest(betterproto2.Message):
     pass
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetTeamsRequest", GetTeamsRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetTeamsRequest", GetTeamsRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class GetTeamsResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    teams: "list[Team]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    teams: "list[Team]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetTeamsResponse", GetTeamsResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetTeamsResponse", GetTeamsResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -4084,17 +4911,25 @@ class GetTeamStatsRequest(betterproto2.Message):
     team_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetTeamStatsRequest", GetTeamStatsRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetTeamStatsRequest", GetTeamStatsRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class GetTeamStatsResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    team_stats: "TeamStats | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    team_stats: "TeamStats | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetTeamStatsResponse", GetTeamStatsResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetTeamStatsResponse", GetTeamStatsResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -4103,19 +4938,27 @@ class GetTeamsUnreadForUserRequest(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "GetTeamsUnreadForUserRequest", GetTeamsUnreadForUserRequest
+    "mattermost.pluginapi.v1",
+    "GetTeamsUnreadForUserRequest",
+    GetTeamsUnreadForUserRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class GetTeamsUnreadForUserResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    team_unreads: "list[TeamUnread]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    team_unreads: "list[TeamUnread]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "GetTeamsUnreadForUserResponse", GetTeamsUnreadForUserResponse
+    "mattermost.pluginapi.v1",
+    "GetTeamsUnreadForUserResponse",
+    GetTeamsUnreadForUserResponse,
 )
 
 
@@ -4131,7 +4974,9 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class GetTelemetryIdResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     telemetry_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
 
@@ -4147,19 +4992,25 @@ class GetUnsanitizedConfigRequest(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "GetUnsanitizedConfigRequest", GetUnsanitizedConfigRequest
+    "mattermost.pluginapi.v1",
+    "GetUnsanitizedConfigRequest",
+    GetUnsanitizedConfigRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class GetUnsanitizedConfigResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     config_json: "bytes" = betterproto2.field(2, betterproto2.TYPE_BYTES)
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "GetUnsanitizedConfigResponse", GetUnsanitizedConfigResponse
+    "mattermost.pluginapi.v1",
+    "GetUnsanitizedConfigResponse",
+    GetUnsanitizedConfigResponse,
 )
 
 
@@ -4175,9 +5026,13 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class GetUploadSessionResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    upload_session: "UploadSession | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    upload_session: "UploadSession | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -4197,9 +5052,13 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class GetUserByEmailResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    user: "User | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    user: "User | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -4219,9 +5078,13 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class GetUserByUsernameResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    user: "User | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    user: "User | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -4234,32 +5097,48 @@ class GetUserRequest(betterproto2.Message):
     user_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetUserRequest", GetUserRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetUserRequest", GetUserRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class GetUserResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    user: "User | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    user: "User | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetUserResponse", GetUserResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetUserResponse", GetUserResponse
+)
 
 
 @dataclass(eq=False, repr=False)
 class GetUsersByIdsRequest(betterproto2.Message):
-    user_ids: "list[str]" = betterproto2.field(1, betterproto2.TYPE_STRING, repeated=True)
+    user_ids: "list[str]" = betterproto2.field(
+        1, betterproto2.TYPE_STRING, repeated=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetUsersByIdsRequest", GetUsersByIdsRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetUsersByIdsRequest", GetUsersByIdsRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class GetUsersByIdsResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    users: "list[User]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    users: "list[User]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
 default_message_pool.register_message(
@@ -4269,7 +5148,9 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class GetUsersByUsernamesRequest(betterproto2.Message):
-    usernames: "list[str]" = betterproto2.field(1, betterproto2.TYPE_STRING, repeated=True)
+    usernames: "list[str]" = betterproto2.field(
+        1, betterproto2.TYPE_STRING, repeated=True
+    )
 
 
 default_message_pool.register_message(
@@ -4279,13 +5160,19 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class GetUsersByUsernamesResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    users: "list[User]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    users: "list[User]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "GetUsersByUsernamesResponse", GetUsersByUsernamesResponse
+    "mattermost.pluginapi.v1",
+    "GetUsersByUsernamesResponse",
+    GetUsersByUsernamesResponse,
 )
 
 
@@ -4307,9 +5194,13 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class GetUsersInChannelResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    users: "list[User]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    users: "list[User]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
 default_message_pool.register_message(
@@ -4333,9 +5224,13 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class GetUsersInTeamResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    users: "list[User]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    users: "list[User]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
 default_message_pool.register_message(
@@ -4369,9 +5264,13 @@ class GetUsersRequest(betterproto2.Message):
 
     roles: "list[str]" = betterproto2.field(12, betterproto2.TYPE_STRING, repeated=True)
 
-    channel_roles: "list[str]" = betterproto2.field(13, betterproto2.TYPE_STRING, repeated=True)
+    channel_roles: "list[str]" = betterproto2.field(
+        13, betterproto2.TYPE_STRING, repeated=True
+    )
 
-    team_roles: "list[str]" = betterproto2.field(14, betterproto2.TYPE_STRING, repeated=True)
+    team_roles: "list[str]" = betterproto2.field(
+        14, betterproto2.TYPE_STRING, repeated=True
+    )
 
     sort: "str" = betterproto2.field(15, betterproto2.TYPE_STRING)
 
@@ -4386,38 +5285,56 @@ class GetUsersRequest(betterproto2.Message):
     )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetUsersRequest", GetUsersRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetUsersRequest", GetUsersRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class GetUsersResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    users: "list[User]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    users: "list[User]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetUsersResponse", GetUsersResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetUsersResponse", GetUsersResponse
+)
 
 
 @dataclass(eq=False, repr=False)
 class GetUserStatusesByIdsRequest(betterproto2.Message):
-    user_ids: "list[str]" = betterproto2.field(1, betterproto2.TYPE_STRING, repeated=True)
+    user_ids: "list[str]" = betterproto2.field(
+        1, betterproto2.TYPE_STRING, repeated=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "GetUserStatusesByIdsRequest", GetUserStatusesByIdsRequest
+    "mattermost.pluginapi.v1",
+    "GetUserStatusesByIdsRequest",
+    GetUserStatusesByIdsRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class GetUserStatusesByIdsResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    statuses: "list[Status]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    statuses: "list[Status]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "GetUserStatusesByIdsResponse", GetUserStatusesByIdsResponse
+    "mattermost.pluginapi.v1",
+    "GetUserStatusesByIdsResponse",
+    GetUserStatusesByIdsResponse,
 )
 
 
@@ -4426,14 +5343,20 @@ class GetUserStatusRequest(betterproto2.Message):
     user_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GetUserStatusRequest", GetUserStatusRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GetUserStatusRequest", GetUserStatusRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class GetUserStatusResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    status: "Status | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    status: "Status | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -4478,7 +5401,9 @@ class GroupMember(betterproto2.Message):
     delete_at: "int" = betterproto2.field(4, betterproto2.TYPE_INT64)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GroupMember", GroupMember)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GroupMember", GroupMember
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -4505,12 +5430,16 @@ class GroupSearchOpts(betterproto2.Message):
 
     since: "str" = betterproto2.field(11, betterproto2.TYPE_STRING)
 
-    include_channel_member_count: "bool" = betterproto2.field(12, betterproto2.TYPE_BOOL)
+    include_channel_member_count: "bool" = betterproto2.field(
+        12, betterproto2.TYPE_BOOL
+    )
 
     include_timezones: "bool" = betterproto2.field(13, betterproto2.TYPE_BOOL)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GroupSearchOpts", GroupSearchOpts)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GroupSearchOpts", GroupSearchOpts
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -4532,7 +5461,9 @@ class GroupSyncable(betterproto2.Message):
     update_at: "int" = betterproto2.field(8, betterproto2.TYPE_INT64)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "GroupSyncable", GroupSyncable)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "GroupSyncable", GroupSyncable
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -4545,19 +5476,25 @@ class HasPermissionToChannelRequest(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "HasPermissionToChannelRequest", HasPermissionToChannelRequest
+    "mattermost.pluginapi.v1",
+    "HasPermissionToChannelRequest",
+    HasPermissionToChannelRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class HasPermissionToChannelResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     has_permission: "bool" = betterproto2.field(2, betterproto2.TYPE_BOOL)
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "HasPermissionToChannelResponse", HasPermissionToChannelResponse
+    "mattermost.pluginapi.v1",
+    "HasPermissionToChannelResponse",
+    HasPermissionToChannelResponse,
 )
 
 
@@ -4575,7 +5512,9 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class HasPermissionToResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     has_permission: "bool" = betterproto2.field(2, betterproto2.TYPE_BOOL)
 
@@ -4601,13 +5540,17 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class HasPermissionToTeamResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     has_permission: "bool" = betterproto2.field(2, betterproto2.TYPE_BOOL)
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "HasPermissionToTeamResponse", HasPermissionToTeamResponse
+    "mattermost.pluginapi.v1",
+    "HasPermissionToTeamResponse",
+    HasPermissionToTeamResponse,
 )
 
 
@@ -4618,25 +5561,35 @@ class HttpHeader(betterproto2.Message):
     values: "list[str]" = betterproto2.field(2, betterproto2.TYPE_STRING, repeated=True)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "HTTPHeader", HttpHeader)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "HTTPHeader", HttpHeader
+)
 
 
 @dataclass(eq=False, repr=False)
 class ImplementedRequest(betterproto2.Message):
-    context: "RequestContext | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    context: "RequestContext | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "ImplementedRequest", ImplementedRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "ImplementedRequest", ImplementedRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class ImplementedResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     hooks: "list[str]" = betterproto2.field(2, betterproto2.TYPE_STRING, repeated=True)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "ImplementedResponse", ImplementedResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "ImplementedResponse", ImplementedResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -4646,14 +5599,20 @@ class InstallPluginRequest(betterproto2.Message):
     replace: "bool" = betterproto2.field(2, betterproto2.TYPE_BOOL)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "InstallPluginRequest", InstallPluginRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "InstallPluginRequest", InstallPluginRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class InstallPluginResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    manifest: "Manifest | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    manifest: "Manifest | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -4673,17 +5632,23 @@ class InviteRemoteToChannelRequest(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "InviteRemoteToChannelRequest", InviteRemoteToChannelRequest
+    "mattermost.pluginapi.v1",
+    "InviteRemoteToChannelRequest",
+    InviteRemoteToChannelRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class InviteRemoteToChannelResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "InviteRemoteToChannelResponse", InviteRemoteToChannelResponse
+    "mattermost.pluginapi.v1",
+    "InviteRemoteToChannelResponse",
+    InviteRemoteToChannelResponse,
 )
 
 
@@ -4699,7 +5664,9 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class IsEnterpriseReadyResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     is_enterprise_ready: "bool" = betterproto2.field(2, betterproto2.TYPE_BOOL)
 
@@ -4718,7 +5685,9 @@ class KeyValuePair(betterproto2.Message):
     )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "KeyValuePair", KeyValuePair)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "KeyValuePair", KeyValuePair
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -4735,7 +5704,9 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class KvCompareAndDeleteResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     success: "bool" = betterproto2.field(2, betterproto2.TYPE_BOOL)
 
@@ -4761,7 +5732,9 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class KvCompareAndSetResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     success: "bool" = betterproto2.field(2, betterproto2.TYPE_BOOL)
 
@@ -4776,15 +5749,21 @@ class KvDeleteAllRequest(betterproto2.Message):
     pass
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "KVDeleteAllRequest", KvDeleteAllRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "KVDeleteAllRequest", KvDeleteAllRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class KvDeleteAllResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "KVDeleteAllResponse", KvDeleteAllResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "KVDeleteAllResponse", KvDeleteAllResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -4792,15 +5771,21 @@ class KvDeleteRequest(betterproto2.Message):
     key: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "KVDeleteRequest", KvDeleteRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "KVDeleteRequest", KvDeleteRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class KvDeleteResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "KVDeleteResponse", KvDeleteResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "KVDeleteResponse", KvDeleteResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -4808,17 +5793,23 @@ class KvGetRequest(betterproto2.Message):
     key: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "KVGetRequest", KvGetRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "KVGetRequest", KvGetRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class KvGetResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     value: "bytes" = betterproto2.field(2, betterproto2.TYPE_BYTES)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "KVGetResponse", KvGetResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "KVGetResponse", KvGetResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -4828,17 +5819,23 @@ class KvListRequest(betterproto2.Message):
     per_page: "int" = betterproto2.field(2, betterproto2.TYPE_INT32)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "KVListRequest", KvListRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "KVListRequest", KvListRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class KvListResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     keys: "list[str]" = betterproto2.field(2, betterproto2.TYPE_STRING, repeated=True)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "KVListResponse", KvListResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "KVListResponse", KvListResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -4848,15 +5845,21 @@ class KvSetRequest(betterproto2.Message):
     value: "bytes" = betterproto2.field(2, betterproto2.TYPE_BYTES)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "KVSetRequest", KvSetRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "KVSetRequest", KvSetRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class KvSetResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "KVSetResponse", KvSetResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "KVSetResponse", KvSetResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -4875,7 +5878,9 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class KvSetWithExpiryResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -4889,7 +5894,9 @@ class KvSetWithOptionsRequest(betterproto2.Message):
 
     value: "bytes" = betterproto2.field(2, betterproto2.TYPE_BYTES)
 
-    options: "PluginKvSetOptions | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True)
+    options: "PluginKvSetOptions | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -4899,7 +5906,9 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class KvSetWithOptionsResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     success: "bool" = betterproto2.field(2, betterproto2.TYPE_BOOL)
 
@@ -4921,13 +5930,19 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class ListBuiltInCommandsResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    commands: "list[Command]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    commands: "list[Command]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "ListBuiltInCommandsResponse", ListBuiltInCommandsResponse
+    "mattermost.pluginapi.v1",
+    "ListBuiltInCommandsResponse",
+    ListBuiltInCommandsResponse,
 )
 
 
@@ -4936,17 +5951,25 @@ class ListCommandsRequest(betterproto2.Message):
     team_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "ListCommandsRequest", ListCommandsRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "ListCommandsRequest", ListCommandsRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class ListCommandsResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    commands: "list[Command]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    commands: "list[Command]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "ListCommandsResponse", ListCommandsResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "ListCommandsResponse", ListCommandsResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -4961,9 +5984,13 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class ListCustomCommandsResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    commands: "list[Command]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    commands: "list[Command]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
 default_message_pool.register_message(
@@ -4983,9 +6010,13 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class ListPluginCommandsResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    commands: "list[Command]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    commands: "list[Command]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
 default_message_pool.register_message(
@@ -4999,57 +6030,79 @@ class LoadPluginConfigurationRequest(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "LoadPluginConfigurationRequest", LoadPluginConfigurationRequest
+    "mattermost.pluginapi.v1",
+    "LoadPluginConfigurationRequest",
+    LoadPluginConfigurationRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class LoadPluginConfigurationResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     config_json: "bytes" = betterproto2.field(2, betterproto2.TYPE_BYTES)
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "LoadPluginConfigurationResponse", LoadPluginConfigurationResponse
+    "mattermost.pluginapi.v1",
+    "LoadPluginConfigurationResponse",
+    LoadPluginConfigurationResponse,
 )
 
 
 @dataclass(eq=False, repr=False)
 class LogAuditRecRequest(betterproto2.Message):
-    record: "AuditRecord | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    record: "AuditRecord | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "LogAuditRecRequest", LogAuditRecRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "LogAuditRecRequest", LogAuditRecRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class LogAuditRecResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "LogAuditRecResponse", LogAuditRecResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "LogAuditRecResponse", LogAuditRecResponse
+)
 
 
 @dataclass(eq=False, repr=False)
 class LogAuditRecWithLevelRequest(betterproto2.Message):
-    record: "AuditRecord | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    record: "AuditRecord | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     level: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "LogAuditRecWithLevelRequest", LogAuditRecWithLevelRequest
+    "mattermost.pluginapi.v1",
+    "LogAuditRecWithLevelRequest",
+    LogAuditRecWithLevelRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class LogAuditRecWithLevelResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "LogAuditRecWithLevelResponse", LogAuditRecWithLevelResponse
+    "mattermost.pluginapi.v1",
+    "LogAuditRecWithLevelResponse",
+    LogAuditRecWithLevelResponse,
 )
 
 
@@ -5057,72 +6110,104 @@ default_message_pool.register_message(
 class LogDebugRequest(betterproto2.Message):
     msg: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
-    key_value_pairs: "list[KeyValuePair]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    key_value_pairs: "list[KeyValuePair]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "LogDebugRequest", LogDebugRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "LogDebugRequest", LogDebugRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class LogDebugResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "LogDebugResponse", LogDebugResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "LogDebugResponse", LogDebugResponse
+)
 
 
 @dataclass(eq=False, repr=False)
 class LogErrorRequest(betterproto2.Message):
     msg: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
-    key_value_pairs: "list[KeyValuePair]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    key_value_pairs: "list[KeyValuePair]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "LogErrorRequest", LogErrorRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "LogErrorRequest", LogErrorRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class LogErrorResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "LogErrorResponse", LogErrorResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "LogErrorResponse", LogErrorResponse
+)
 
 
 @dataclass(eq=False, repr=False)
 class LogInfoRequest(betterproto2.Message):
     msg: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
-    key_value_pairs: "list[KeyValuePair]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    key_value_pairs: "list[KeyValuePair]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "LogInfoRequest", LogInfoRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "LogInfoRequest", LogInfoRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class LogInfoResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "LogInfoResponse", LogInfoResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "LogInfoResponse", LogInfoResponse
+)
 
 
 @dataclass(eq=False, repr=False)
 class LogWarnRequest(betterproto2.Message):
     msg: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
-    key_value_pairs: "list[KeyValuePair]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    key_value_pairs: "list[KeyValuePair]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "LogWarnRequest", LogWarnRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "LogWarnRequest", LogWarnRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class LogWarnResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "LogWarnResponse", LogWarnResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "LogWarnResponse", LogWarnResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -5151,15 +6236,23 @@ default_message_pool.register_message("mattermost.pluginapi.v1", "Manifest", Man
 
 @dataclass(eq=False, repr=False)
 class MessageHasBeenDeletedRequest(betterproto2.Message):
-    context: "RequestContext | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    context: "RequestContext | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    plugin_context: "PluginContext | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    plugin_context: "PluginContext | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    post: "Post | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True)
+    post: "Post | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "MessageHasBeenDeletedRequest", MessageHasBeenDeletedRequest
+    "mattermost.pluginapi.v1",
+    "MessageHasBeenDeletedRequest",
+    MessageHasBeenDeletedRequest,
 )
 
 
@@ -5169,21 +6262,31 @@ class MessageHasBeenDeletedResponse(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "MessageHasBeenDeletedResponse", MessageHasBeenDeletedResponse
+    "mattermost.pluginapi.v1",
+    "MessageHasBeenDeletedResponse",
+    MessageHasBeenDeletedResponse,
 )
 
 
 @dataclass(eq=False, repr=False)
 class MessageHasBeenPostedRequest(betterproto2.Message):
-    context: "RequestContext | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    context: "RequestContext | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    plugin_context: "PluginContext | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    plugin_context: "PluginContext | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    post: "Post | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True)
+    post: "Post | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "MessageHasBeenPostedRequest", MessageHasBeenPostedRequest
+    "mattermost.pluginapi.v1",
+    "MessageHasBeenPostedRequest",
+    MessageHasBeenPostedRequest,
 )
 
 
@@ -5193,23 +6296,35 @@ class MessageHasBeenPostedResponse(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "MessageHasBeenPostedResponse", MessageHasBeenPostedResponse
+    "mattermost.pluginapi.v1",
+    "MessageHasBeenPostedResponse",
+    MessageHasBeenPostedResponse,
 )
 
 
 @dataclass(eq=False, repr=False)
 class MessageHasBeenUpdatedRequest(betterproto2.Message):
-    context: "RequestContext | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    context: "RequestContext | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    plugin_context: "PluginContext | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    plugin_context: "PluginContext | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    new_post: "Post | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True)
+    new_post: "Post | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    old_post: "Post | None" = betterproto2.field(4, betterproto2.TYPE_MESSAGE, optional=True)
+    old_post: "Post | None" = betterproto2.field(
+        4, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "MessageHasBeenUpdatedRequest", MessageHasBeenUpdatedRequest
+    "mattermost.pluginapi.v1",
+    "MessageHasBeenUpdatedRequest",
+    MessageHasBeenUpdatedRequest,
 )
 
 
@@ -5219,49 +6334,72 @@ class MessageHasBeenUpdatedResponse(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "MessageHasBeenUpdatedResponse", MessageHasBeenUpdatedResponse
+    "mattermost.pluginapi.v1",
+    "MessageHasBeenUpdatedResponse",
+    MessageHasBeenUpdatedResponse,
 )
 
 
 @dataclass(eq=False, repr=False)
 class MessagesLimits(betterproto2.Message):
     history: "int | None" = betterproto2.field(
-        1, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Int32Value, optional=True
+        1,
+        betterproto2.TYPE_MESSAGE,
+        unwrap=lambda: ___google__protobuf__.Int32Value,
+        optional=True,
     )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "MessagesLimits", MessagesLimits)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "MessagesLimits", MessagesLimits
+)
 
 
 @dataclass(eq=False, repr=False)
 class MessagesWillBeConsumedRequest(betterproto2.Message):
-    context: "RequestContext | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    context: "RequestContext | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    posts: "list[Post]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    posts: "list[Post]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "MessagesWillBeConsumedRequest", MessagesWillBeConsumedRequest
+    "mattermost.pluginapi.v1",
+    "MessagesWillBeConsumedRequest",
+    MessagesWillBeConsumedRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class MessagesWillBeConsumedResponse(betterproto2.Message):
-    posts: "list[Post]" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, repeated=True)
+    posts: "list[Post]" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "MessagesWillBeConsumedResponse", MessagesWillBeConsumedResponse
+    "mattermost.pluginapi.v1",
+    "MessagesWillBeConsumedResponse",
+    MessagesWillBeConsumedResponse,
 )
 
 
 @dataclass(eq=False, repr=False)
 class MessageWillBePostedRequest(betterproto2.Message):
-    context: "RequestContext | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    context: "RequestContext | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    plugin_context: "PluginContext | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    plugin_context: "PluginContext | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    post: "Post | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True)
+    post: "Post | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -5271,47 +6409,67 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class MessageWillBePostedResponse(betterproto2.Message):
-    modified_post: "Post | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    modified_post: "Post | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     rejection_reason: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "MessageWillBePostedResponse", MessageWillBePostedResponse
+    "mattermost.pluginapi.v1",
+    "MessageWillBePostedResponse",
+    MessageWillBePostedResponse,
 )
 
 
 @dataclass(eq=False, repr=False)
 class MessageWillBeUpdatedRequest(betterproto2.Message):
-    context: "RequestContext | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    context: "RequestContext | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    plugin_context: "PluginContext | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    plugin_context: "PluginContext | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    new_post: "Post | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True)
+    new_post: "Post | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    old_post: "Post | None" = betterproto2.field(4, betterproto2.TYPE_MESSAGE, optional=True)
+    old_post: "Post | None" = betterproto2.field(
+        4, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "MessageWillBeUpdatedRequest", MessageWillBeUpdatedRequest
+    "mattermost.pluginapi.v1",
+    "MessageWillBeUpdatedRequest",
+    MessageWillBeUpdatedRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class MessageWillBeUpdatedResponse(betterproto2.Message):
-    modified_post: "Post | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    modified_post: "Post | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     rejection_reason: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "MessageWillBeUpdatedResponse", MessageWillBeUpdatedResponse
+    "mattermost.pluginapi.v1",
+    "MessageWillBeUpdatedResponse",
+    MessageWillBeUpdatedResponse,
 )
 
 
 @dataclass(eq=False, repr=False)
 class NotificationWillBePushedRequest(betterproto2.Message):
-    context: "RequestContext | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    context: "RequestContext | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     push_notification: "PushNotification | None" = betterproto2.field(
         2, betterproto2.TYPE_MESSAGE, optional=True
@@ -5321,7 +6479,9 @@ class NotificationWillBePushedRequest(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "NotificationWillBePushedRequest", NotificationWillBePushedRequest
+    "mattermost.pluginapi.v1",
+    "NotificationWillBePushedRequest",
+    NotificationWillBePushedRequest,
 )
 
 
@@ -5335,7 +6495,9 @@ class NotificationWillBePushedResponse(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "NotificationWillBePushedResponse", NotificationWillBePushedResponse
+    "mattermost.pluginapi.v1",
+    "NotificationWillBePushedResponse",
+    NotificationWillBePushedResponse,
 )
 
 
@@ -5371,29 +6533,43 @@ default_message_pool.register_message("mattermost.pluginapi.v1", "OAuthApp", OAu
 
 @dataclass(eq=False, repr=False)
 class OnActivateRequest(betterproto2.Message):
-    context: "RequestContext | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    context: "RequestContext | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "OnActivateRequest", OnActivateRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "OnActivateRequest", OnActivateRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class OnActivateResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "OnActivateResponse", OnActivateResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "OnActivateResponse", OnActivateResponse
+)
 
 
 @dataclass(eq=False, repr=False)
 class OnCloudLimitsUpdatedRequest(betterproto2.Message):
-    context: "RequestContext | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    context: "RequestContext | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    limits: "ProductLimits | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    limits: "ProductLimits | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "OnCloudLimitsUpdatedRequest", OnCloudLimitsUpdatedRequest
+    "mattermost.pluginapi.v1",
+    "OnCloudLimitsUpdatedRequest",
+    OnCloudLimitsUpdatedRequest,
 )
 
 
@@ -5403,44 +6579,62 @@ class OnCloudLimitsUpdatedResponse(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "OnCloudLimitsUpdatedResponse", OnCloudLimitsUpdatedResponse
+    "mattermost.pluginapi.v1",
+    "OnCloudLimitsUpdatedResponse",
+    OnCloudLimitsUpdatedResponse,
 )
 
 
 @dataclass(eq=False, repr=False)
 class OnConfigurationChangeRequest(betterproto2.Message):
-    context: "RequestContext | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    context: "RequestContext | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "OnConfigurationChangeRequest", OnConfigurationChangeRequest
+    "mattermost.pluginapi.v1",
+    "OnConfigurationChangeRequest",
+    OnConfigurationChangeRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class OnConfigurationChangeResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "OnConfigurationChangeResponse", OnConfigurationChangeResponse
+    "mattermost.pluginapi.v1",
+    "OnConfigurationChangeResponse",
+    OnConfigurationChangeResponse,
 )
 
 
 @dataclass(eq=False, repr=False)
 class OnDeactivateRequest(betterproto2.Message):
-    context: "RequestContext | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    context: "RequestContext | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "OnDeactivateRequest", OnDeactivateRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "OnDeactivateRequest", OnDeactivateRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class OnDeactivateResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "OnDeactivateResponse", OnDeactivateResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "OnDeactivateResponse", OnDeactivateResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -5448,40 +6642,62 @@ class OnInstallEvent(betterproto2.Message):
     user_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "OnInstallEvent", OnInstallEvent)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "OnInstallEvent", OnInstallEvent
+)
 
 
 @dataclass(eq=False, repr=False)
 class OnInstallRequest(betterproto2.Message):
-    context: "RequestContext | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    context: "RequestContext | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    plugin_context: "PluginContext | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    plugin_context: "PluginContext | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    event: "OnInstallEvent | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True)
+    event: "OnInstallEvent | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "OnInstallRequest", OnInstallRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "OnInstallRequest", OnInstallRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class OnInstallResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "OnInstallResponse", OnInstallResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "OnInstallResponse", OnInstallResponse
+)
 
 
 @dataclass(eq=False, repr=False)
 class OnPluginClusterEventRequest(betterproto2.Message):
-    context: "RequestContext | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    context: "RequestContext | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    plugin_context: "PluginContext | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    plugin_context: "PluginContext | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    event: "PluginClusterEvent | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True)
+    event: "PluginClusterEvent | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "OnPluginClusterEventRequest", OnPluginClusterEventRequest
+    "mattermost.pluginapi.v1",
+    "OnPluginClusterEventRequest",
+    OnPluginClusterEventRequest,
 )
 
 
@@ -5491,41 +6707,59 @@ class OnPluginClusterEventResponse(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "OnPluginClusterEventResponse", OnPluginClusterEventResponse
+    "mattermost.pluginapi.v1",
+    "OnPluginClusterEventResponse",
+    OnPluginClusterEventResponse,
 )
 
 
 @dataclass(eq=False, repr=False)
 class OnSamlLoginRequest(betterproto2.Message):
-    context: "RequestContext | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    context: "RequestContext | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    plugin_context: "PluginContext | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    plugin_context: "PluginContext | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    user: "User | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True)
+    user: "User | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     assertion: "SamlAssertionInfoJson | None" = betterproto2.field(
         4, betterproto2.TYPE_MESSAGE, optional=True
     )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "OnSAMLLoginRequest", OnSamlLoginRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "OnSAMLLoginRequest", OnSamlLoginRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class OnSamlLoginResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "OnSAMLLoginResponse", OnSamlLoginResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "OnSAMLLoginResponse", OnSamlLoginResponse
+)
 
 
 @dataclass(eq=False, repr=False)
 class OnSendDailyTelemetryRequest(betterproto2.Message):
-    context: "RequestContext | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    context: "RequestContext | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "OnSendDailyTelemetryRequest", OnSendDailyTelemetryRequest
+    "mattermost.pluginapi.v1",
+    "OnSendDailyTelemetryRequest",
+    OnSendDailyTelemetryRequest,
 )
 
 
@@ -5535,19 +6769,29 @@ class OnSendDailyTelemetryResponse(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "OnSendDailyTelemetryResponse", OnSendDailyTelemetryResponse
+    "mattermost.pluginapi.v1",
+    "OnSendDailyTelemetryResponse",
+    OnSendDailyTelemetryResponse,
 )
 
 
 @dataclass(eq=False, repr=False)
 class OnSharedChannelsAttachmentSyncMsgRequest(betterproto2.Message):
-    context: "RequestContext | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    context: "RequestContext | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    file_info: "FileInfo | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    file_info: "FileInfo | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    post: "Post | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True)
+    post: "Post | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    remote_cluster: "RemoteCluster | None" = betterproto2.field(4, betterproto2.TYPE_MESSAGE, optional=True)
+    remote_cluster: "RemoteCluster | None" = betterproto2.field(
+        4, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -5559,7 +6803,9 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class OnSharedChannelsAttachmentSyncMsgResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -5571,13 +6817,19 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class OnSharedChannelsPingRequest(betterproto2.Message):
-    context: "RequestContext | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    context: "RequestContext | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    remote_cluster: "RemoteCluster | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    remote_cluster: "RemoteCluster | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "OnSharedChannelsPingRequest", OnSharedChannelsPingRequest
+    "mattermost.pluginapi.v1",
+    "OnSharedChannelsPingRequest",
+    OnSharedChannelsPingRequest,
 )
 
 
@@ -5587,17 +6839,25 @@ class OnSharedChannelsPingResponse(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "OnSharedChannelsPingResponse", OnSharedChannelsPingResponse
+    "mattermost.pluginapi.v1",
+    "OnSharedChannelsPingResponse",
+    OnSharedChannelsPingResponse,
 )
 
 
 @dataclass(eq=False, repr=False)
 class OnSharedChannelsProfileImageSyncMsgRequest(betterproto2.Message):
-    context: "RequestContext | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    context: "RequestContext | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    user: "User | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    user: "User | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    remote_cluster: "RemoteCluster | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True)
+    remote_cluster: "RemoteCluster | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -5609,7 +6869,9 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class OnSharedChannelsProfileImageSyncMsgResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -5621,33 +6883,49 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class OnSharedChannelsSyncMsgRequest(betterproto2.Message):
-    context: "RequestContext | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    context: "RequestContext | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    sync_msg: "SyncMsgJson | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    sync_msg: "SyncMsgJson | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    remote_cluster: "RemoteCluster | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True)
+    remote_cluster: "RemoteCluster | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "OnSharedChannelsSyncMsgRequest", OnSharedChannelsSyncMsgRequest
+    "mattermost.pluginapi.v1",
+    "OnSharedChannelsSyncMsgRequest",
+    OnSharedChannelsSyncMsgRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class OnSharedChannelsSyncMsgResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    response: "SyncResponse | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    response: "SyncResponse | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "OnSharedChannelsSyncMsgResponse", OnSharedChannelsSyncMsgResponse
+    "mattermost.pluginapi.v1",
+    "OnSharedChannelsSyncMsgResponse",
+    OnSharedChannelsSyncMsgResponse,
 )
 
 
 @dataclass(eq=False, repr=False)
 class OnWebSocketConnectRequest(betterproto2.Message):
-    context: "RequestContext | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    context: "RequestContext | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     web_conn_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
 
@@ -5671,7 +6949,9 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class OnWebSocketDisconnectRequest(betterproto2.Message):
-    context: "RequestContext | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    context: "RequestContext | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     web_conn_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
 
@@ -5679,7 +6959,9 @@ class OnWebSocketDisconnectRequest(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "OnWebSocketDisconnectRequest", OnWebSocketDisconnectRequest
+    "mattermost.pluginapi.v1",
+    "OnWebSocketDisconnectRequest",
+    OnWebSocketDisconnectRequest,
 )
 
 
@@ -5689,7 +6971,9 @@ class OnWebSocketDisconnectResponse(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "OnWebSocketDisconnectResponse", OnWebSocketDisconnectResponse
+    "mattermost.pluginapi.v1",
+    "OnWebSocketDisconnectResponse",
+    OnWebSocketDisconnectResponse,
 )
 
 
@@ -5699,29 +6983,41 @@ class OpenDialogRequest(betterproto2.Message):
 
     url: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
 
-    dialog: "Dialog | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True)
+    dialog: "Dialog | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "OpenDialogRequest", OpenDialogRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "OpenDialogRequest", OpenDialogRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class OpenInteractiveDialogRequest(betterproto2.Message):
-    dialog: "OpenDialogRequest | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    dialog: "OpenDialogRequest | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "OpenInteractiveDialogRequest", OpenInteractiveDialogRequest
+    "mattermost.pluginapi.v1",
+    "OpenInteractiveDialogRequest",
+    OpenInteractiveDialogRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class OpenInteractiveDialogResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "OpenInteractiveDialogResponse", OpenInteractiveDialogResponse
+    "mattermost.pluginapi.v1",
+    "OpenInteractiveDialogResponse",
+    OpenInteractiveDialogResponse,
 )
 
 
@@ -5743,30 +7039,42 @@ default_message_pool.register_message(
 class PatchBotRequest(betterproto2.Message):
     bot_user_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
-    bot_patch: "BotPatch | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    bot_patch: "BotPatch | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "PatchBotRequest", PatchBotRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "PatchBotRequest", PatchBotRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class PatchBotResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     bot: "Bot | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "PatchBotResponse", PatchBotResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "PatchBotResponse", PatchBotResponse
+)
 
 
 @dataclass(eq=False, repr=False)
 class PatchChannelMembersNotificationsRequest(betterproto2.Message):
-    members: "list[ChannelMemberIdentifier]" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, repeated=True)
+    members: "list[ChannelMemberIdentifier]" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
     notify_props: "dict[str, str]" = betterproto2.field(
         2,
         betterproto2.TYPE_MAP,
-        map_meta=betterproto2.map_meta(betterproto2.TYPE_STRING, betterproto2.TYPE_STRING),
+        map_meta=betterproto2.map_meta(
+            betterproto2.TYPE_STRING, betterproto2.TYPE_STRING
+        ),
     )
 
 
@@ -5779,7 +7087,9 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class PatchChannelMembersNotificationsResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -5801,7 +7111,9 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class PermanentDeleteBotResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -5816,7 +7128,9 @@ class PluginClusterEvent(betterproto2.Message):
     data: "bytes" = betterproto2.field(2, betterproto2.TYPE_BYTES)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "PluginClusterEvent", PluginClusterEvent)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "PluginClusterEvent", PluginClusterEvent
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -5827,7 +7141,9 @@ class PluginClusterEventSendOptions(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "PluginClusterEventSendOptions", PluginClusterEventSendOptions
+    "mattermost.pluginapi.v1",
+    "PluginClusterEventSendOptions",
+    PluginClusterEventSendOptions,
 )
 
 
@@ -5844,7 +7160,9 @@ class PluginContext(betterproto2.Message):
     user_agent: "str" = betterproto2.field(5, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "PluginContext", PluginContext)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "PluginContext", PluginContext
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -5856,31 +7174,41 @@ class PluginHttpRequest(betterproto2.Message):
     headers: "dict[str, str]" = betterproto2.field(
         3,
         betterproto2.TYPE_MAP,
-        map_meta=betterproto2.map_meta(betterproto2.TYPE_STRING, betterproto2.TYPE_STRING),
+        map_meta=betterproto2.map_meta(
+            betterproto2.TYPE_STRING, betterproto2.TYPE_STRING
+        ),
     )
 
     body: "bytes" = betterproto2.field(4, betterproto2.TYPE_BYTES)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "PluginHTTPRequest", PluginHttpRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "PluginHTTPRequest", PluginHttpRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class PluginHttpResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     status_code: "int" = betterproto2.field(2, betterproto2.TYPE_INT32)
 
     headers: "dict[str, str]" = betterproto2.field(
         3,
         betterproto2.TYPE_MAP,
-        map_meta=betterproto2.map_meta(betterproto2.TYPE_STRING, betterproto2.TYPE_STRING),
+        map_meta=betterproto2.map_meta(
+            betterproto2.TYPE_STRING, betterproto2.TYPE_STRING
+        ),
     )
 
     body: "bytes" = betterproto2.field(4, betterproto2.TYPE_BYTES)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "PluginHTTPResponse", PluginHttpResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "PluginHTTPResponse", PluginHttpResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -5892,7 +7220,9 @@ class PluginKvSetOptions(betterproto2.Message):
     expire_in_seconds: "int" = betterproto2.field(3, betterproto2.TYPE_INT64)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "PluginKVSetOptions", PluginKvSetOptions)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "PluginKVSetOptions", PluginKvSetOptions
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -5910,7 +7240,9 @@ class PluginStatus(betterproto2.Message):
     version: "str" = betterproto2.field(6, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "PluginStatus", PluginStatus)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "PluginStatus", PluginStatus
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -5947,23 +7279,33 @@ class Post(betterproto2.Message):
 
     hashtags: "str" = betterproto2.field(15, betterproto2.TYPE_STRING)
 
-    file_ids: "list[str]" = betterproto2.field(16, betterproto2.TYPE_STRING, repeated=True)
+    file_ids: "list[str]" = betterproto2.field(
+        16, betterproto2.TYPE_STRING, repeated=True
+    )
 
     pending_post_id: "str" = betterproto2.field(17, betterproto2.TYPE_STRING)
 
     has_reactions: "bool" = betterproto2.field(18, betterproto2.TYPE_BOOL)
 
-    remote_id: "str | None" = betterproto2.field(19, betterproto2.TYPE_STRING, optional=True)
+    remote_id: "str | None" = betterproto2.field(
+        19, betterproto2.TYPE_STRING, optional=True
+    )
 
     reply_count: "int" = betterproto2.field(20, betterproto2.TYPE_INT64)
 
     last_reply_at: "int" = betterproto2.field(21, betterproto2.TYPE_INT64)
 
-    participants: "list[User]" = betterproto2.field(22, betterproto2.TYPE_MESSAGE, repeated=True)
+    participants: "list[User]" = betterproto2.field(
+        22, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
-    is_following: "bool | None" = betterproto2.field(23, betterproto2.TYPE_BOOL, optional=True)
+    is_following: "bool | None" = betterproto2.field(
+        23, betterproto2.TYPE_BOOL, optional=True
+    )
 
-    metadata: "PostMetadata | None" = betterproto2.field(24, betterproto2.TYPE_MESSAGE, optional=True)
+    metadata: "PostMetadata | None" = betterproto2.field(
+        24, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message("mattermost.pluginapi.v1", "Post", Post)
@@ -5978,7 +7320,9 @@ class PostAcknowledgement(betterproto2.Message):
     acknowledged_at: "int" = betterproto2.field(3, betterproto2.TYPE_INT64)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "PostAcknowledgement", PostAcknowledgement)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "PostAcknowledgement", PostAcknowledgement
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -6016,7 +7360,9 @@ class PostList(betterproto2.Message):
     posts: "dict[str, Post]" = betterproto2.field(
         2,
         betterproto2.TYPE_MAP,
-        map_meta=betterproto2.map_meta(betterproto2.TYPE_STRING, betterproto2.TYPE_MESSAGE),
+        map_meta=betterproto2.map_meta(
+            betterproto2.TYPE_STRING, betterproto2.TYPE_MESSAGE
+        ),
     )
 
     next_post_id: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
@@ -6033,38 +7379,58 @@ default_message_pool.register_message("mattermost.pluginapi.v1", "PostList", Pos
 
 @dataclass(eq=False, repr=False)
 class PostMetadata(betterproto2.Message):
-    embeds: "list[PostEmbed]" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, repeated=True)
+    embeds: "list[PostEmbed]" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
-    reactions: "list[Reaction]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    reactions: "list[Reaction]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
-    files: "list[FileInfo]" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, repeated=True)
+    files: "list[FileInfo]" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
     images: "dict[str, PostImage]" = betterproto2.field(
         4,
         betterproto2.TYPE_MAP,
-        map_meta=betterproto2.map_meta(betterproto2.TYPE_STRING, betterproto2.TYPE_MESSAGE),
+        map_meta=betterproto2.map_meta(
+            betterproto2.TYPE_STRING, betterproto2.TYPE_MESSAGE
+        ),
     )
 
-    priority: "PostPriority | None" = betterproto2.field(5, betterproto2.TYPE_MESSAGE, optional=True)
+    priority: "PostPriority | None" = betterproto2.field(
+        5, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     acknowledgements: "list[PostAcknowledgement]" = betterproto2.field(
         6, betterproto2.TYPE_MESSAGE, repeated=True
     )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "PostMetadata", PostMetadata)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "PostMetadata", PostMetadata
+)
 
 
 @dataclass(eq=False, repr=False)
 class PostPriority(betterproto2.Message):
-    priority: "str | None" = betterproto2.field(1, betterproto2.TYPE_STRING, optional=True)
+    priority: "str | None" = betterproto2.field(
+        1, betterproto2.TYPE_STRING, optional=True
+    )
 
-    requested_ack: "bool | None" = betterproto2.field(2, betterproto2.TYPE_BOOL, optional=True)
+    requested_ack: "bool | None" = betterproto2.field(
+        2, betterproto2.TYPE_BOOL, optional=True
+    )
 
-    persistent_notifications: "bool | None" = betterproto2.field(3, betterproto2.TYPE_BOOL, optional=True)
+    persistent_notifications: "bool | None" = betterproto2.field(
+        3, betterproto2.TYPE_BOOL, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "PostPriority", PostPriority)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "PostPriority", PostPriority
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -6074,17 +7440,23 @@ class PostSearchResults(betterproto2.Message):
     posts: "dict[str, Post]" = betterproto2.field(
         2,
         betterproto2.TYPE_MAP,
-        map_meta=betterproto2.map_meta(betterproto2.TYPE_STRING, betterproto2.TYPE_MESSAGE),
+        map_meta=betterproto2.map_meta(
+            betterproto2.TYPE_STRING, betterproto2.TYPE_MESSAGE
+        ),
     )
 
     matches: "dict[str, StringList]" = betterproto2.field(
         3,
         betterproto2.TYPE_MAP,
-        map_meta=betterproto2.map_meta(betterproto2.TYPE_STRING, betterproto2.TYPE_MESSAGE),
+        map_meta=betterproto2.map_meta(
+            betterproto2.TYPE_STRING, betterproto2.TYPE_MESSAGE
+        ),
     )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "PostSearchResults", PostSearchResults)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "PostSearchResults", PostSearchResults
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -6098,20 +7470,30 @@ class Preference(betterproto2.Message):
     value: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "Preference", Preference)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "Preference", Preference
+)
 
 
 @dataclass(eq=False, repr=False)
 class PreferencesHaveChangedRequest(betterproto2.Message):
-    context: "RequestContext | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    context: "RequestContext | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    plugin_context: "PluginContext | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    plugin_context: "PluginContext | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    preferences: "list[Preference]" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, repeated=True)
+    preferences: "list[Preference]" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "PreferencesHaveChangedRequest", PreferencesHaveChangedRequest
+    "mattermost.pluginapi.v1",
+    "PreferencesHaveChangedRequest",
+    PreferencesHaveChangedRequest,
 )
 
 
@@ -6121,20 +7503,30 @@ class PreferencesHaveChangedResponse(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "PreferencesHaveChangedResponse", PreferencesHaveChangedResponse
+    "mattermost.pluginapi.v1",
+    "PreferencesHaveChangedResponse",
+    PreferencesHaveChangedResponse,
 )
 
 
 @dataclass(eq=False, repr=False)
 class ProductLimits(betterproto2.Message):
-    files: "FilesLimits | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    files: "FilesLimits | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    messages: "MessagesLimits | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    messages: "MessagesLimits | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    teams: "TeamsLimits | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True)
+    teams: "TeamsLimits | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "ProductLimits", ProductLimits)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "ProductLimits", ProductLimits
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -6162,7 +7554,9 @@ class PropertyField(betterproto2.Message):
     delete_at: "int" = betterproto2.field(10, betterproto2.TYPE_INT64)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "PropertyField", PropertyField)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "PropertyField", PropertyField
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -6190,7 +7584,9 @@ class PropertyGroup(betterproto2.Message):
     name: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "PropertyGroup", PropertyGroup)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "PropertyGroup", PropertyGroup
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -6216,7 +7612,9 @@ class PropertyValue(betterproto2.Message):
     delete_at: "int" = betterproto2.field(9, betterproto2.TYPE_INT64)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "PropertyValue", PropertyValue)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "PropertyValue", PropertyValue
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -6241,7 +7639,9 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class PublishPluginClusterEventRequest(betterproto2.Message):
-    event: "PluginClusterEvent | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    event: "PluginClusterEvent | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     opts: "PluginClusterEventSendOptions | None" = betterproto2.field(
         2, betterproto2.TYPE_MESSAGE, optional=True
@@ -6249,17 +7649,23 @@ class PublishPluginClusterEventRequest(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "PublishPluginClusterEventRequest", PublishPluginClusterEventRequest
+    "mattermost.pluginapi.v1",
+    "PublishPluginClusterEventRequest",
+    PublishPluginClusterEventRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class PublishPluginClusterEventResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "PublishPluginClusterEventResponse", PublishPluginClusterEventResponse
+    "mattermost.pluginapi.v1",
+    "PublishPluginClusterEventResponse",
+    PublishPluginClusterEventResponse,
 )
 
 
@@ -6279,7 +7685,9 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class PublishUserTypingResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -6295,21 +7703,29 @@ class PublishWebSocketEventRequest(betterproto2.Message):
         2, betterproto2.TYPE_MESSAGE, optional=True
     )
 
-    broadcast: "WebsocketBroadcast | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True)
+    broadcast: "WebsocketBroadcast | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "PublishWebSocketEventRequest", PublishWebSocketEventRequest
+    "mattermost.pluginapi.v1",
+    "PublishWebSocketEventRequest",
+    PublishWebSocketEventRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class PublishWebSocketEventResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "PublishWebSocketEventResponse", PublishWebSocketEventResponse
+    "mattermost.pluginapi.v1",
+    "PublishWebSocketEventResponse",
+    PublishWebSocketEventResponse,
 )
 
 
@@ -6362,7 +7778,9 @@ class PushNotification(betterproto2.Message):
     sub_type: "str" = betterproto2.field(23, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "PushNotification", PushNotification)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "PushNotification", PushNotification
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -6379,9 +7797,13 @@ class Reaction(betterproto2.Message):
 
     delete_at: "int" = betterproto2.field(6, betterproto2.TYPE_INT64)
 
-    remote_id: "str | None" = betterproto2.field(7, betterproto2.TYPE_STRING, optional=True)
+    remote_id: "str | None" = betterproto2.field(
+        7, betterproto2.TYPE_STRING, optional=True
+    )
 
-    channel_id: "str | None" = betterproto2.field(8, betterproto2.TYPE_STRING, optional=True)
+    channel_id: "str | None" = betterproto2.field(
+        8, betterproto2.TYPE_STRING, optional=True
+    )
 
 
 default_message_pool.register_message("mattermost.pluginapi.v1", "Reaction", Reaction)
@@ -6389,15 +7811,23 @@ default_message_pool.register_message("mattermost.pluginapi.v1", "Reaction", Rea
 
 @dataclass(eq=False, repr=False)
 class ReactionHasBeenAddedRequest(betterproto2.Message):
-    context: "RequestContext | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    context: "RequestContext | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    plugin_context: "PluginContext | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    plugin_context: "PluginContext | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    reaction: "Reaction | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True)
+    reaction: "Reaction | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "ReactionHasBeenAddedRequest", ReactionHasBeenAddedRequest
+    "mattermost.pluginapi.v1",
+    "ReactionHasBeenAddedRequest",
+    ReactionHasBeenAddedRequest,
 )
 
 
@@ -6407,21 +7837,31 @@ class ReactionHasBeenAddedResponse(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "ReactionHasBeenAddedResponse", ReactionHasBeenAddedResponse
+    "mattermost.pluginapi.v1",
+    "ReactionHasBeenAddedResponse",
+    ReactionHasBeenAddedResponse,
 )
 
 
 @dataclass(eq=False, repr=False)
 class ReactionHasBeenRemovedRequest(betterproto2.Message):
-    context: "RequestContext | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    context: "RequestContext | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    plugin_context: "PluginContext | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    plugin_context: "PluginContext | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    reaction: "Reaction | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True)
+    reaction: "Reaction | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "ReactionHasBeenRemovedRequest", ReactionHasBeenRemovedRequest
+    "mattermost.pluginapi.v1",
+    "ReactionHasBeenRemovedRequest",
+    ReactionHasBeenRemovedRequest,
 )
 
 
@@ -6431,7 +7871,9 @@ class ReactionHasBeenRemovedResponse(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "ReactionHasBeenRemovedResponse", ReactionHasBeenRemovedResponse
+    "mattermost.pluginapi.v1",
+    "ReactionHasBeenRemovedResponse",
+    ReactionHasBeenRemovedResponse,
 )
 
 
@@ -6440,17 +7882,23 @@ class ReadFileRequest(betterproto2.Message):
     path: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "ReadFileRequest", ReadFileRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "ReadFileRequest", ReadFileRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class ReadFileResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     data: "bytes" = betterproto2.field(2, betterproto2.TYPE_BYTES)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "ReadFileResponse", ReadFileResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "ReadFileResponse", ReadFileResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -6461,23 +7909,31 @@ class RegisterCollectionAndTopicRequest(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "RegisterCollectionAndTopicRequest", RegisterCollectionAndTopicRequest
+    "mattermost.pluginapi.v1",
+    "RegisterCollectionAndTopicRequest",
+    RegisterCollectionAndTopicRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class RegisterCollectionAndTopicResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "RegisterCollectionAndTopicResponse", RegisterCollectionAndTopicResponse
+    "mattermost.pluginapi.v1",
+    "RegisterCollectionAndTopicResponse",
+    RegisterCollectionAndTopicResponse,
 )
 
 
 @dataclass(eq=False, repr=False)
 class RegisterCommandRequest(betterproto2.Message):
-    command: "Command | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    command: "Command | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -6487,7 +7943,9 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class RegisterCommandResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -6497,7 +7955,9 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class RegisterPluginForSharedChannelsRequest(betterproto2.Message):
-    opts: "RegisterPluginOpts | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    opts: "RegisterPluginOpts | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -6509,7 +7969,9 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class RegisterPluginForSharedChannelsResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     remote_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
 
@@ -6530,7 +7992,9 @@ class RegisterPluginOpts(betterproto2.Message):
     description: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "RegisterPluginOpts", RegisterPluginOpts)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "RegisterPluginOpts", RegisterPluginOpts
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -6539,19 +8003,27 @@ class RegisterPropertyGroupRequest(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "RegisterPropertyGroupRequest", RegisterPropertyGroupRequest
+    "mattermost.pluginapi.v1",
+    "RegisterPropertyGroupRequest",
+    RegisterPropertyGroupRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class RegisterPropertyGroupResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    group: "PropertyGroup | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    group: "PropertyGroup | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "RegisterPropertyGroupResponse", RegisterPropertyGroupResponse
+    "mattermost.pluginapi.v1",
+    "RegisterPropertyGroupResponse",
+    RegisterPropertyGroupResponse,
 )
 
 
@@ -6590,7 +8062,9 @@ class RemoteCluster(betterproto2.Message):
     options: "int" = betterproto2.field(16, betterproto2.TYPE_UINT32)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "RemoteCluster", RemoteCluster)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "RemoteCluster", RemoteCluster
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -6598,20 +8072,28 @@ class RemovePluginRequest(betterproto2.Message):
     id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "RemovePluginRequest", RemovePluginRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "RemovePluginRequest", RemovePluginRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class RemovePluginResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "RemovePluginResponse", RemovePluginResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "RemovePluginResponse", RemovePluginResponse
+)
 
 
 @dataclass(eq=False, repr=False)
 class RemoveReactionRequest(betterproto2.Message):
-    reaction: "Reaction | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    reaction: "Reaction | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -6621,7 +8103,9 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class RemoveReactionResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -6641,7 +8125,9 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class RemoveTeamIconResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -6655,17 +8141,23 @@ class RemoveUserCustomStatusRequest(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "RemoveUserCustomStatusRequest", RemoveUserCustomStatusRequest
+    "mattermost.pluginapi.v1",
+    "RemoveUserCustomStatusRequest",
+    RemoveUserCustomStatusRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class RemoveUserCustomStatusResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "RemoveUserCustomStatusResponse", RemoveUserCustomStatusResponse
+    "mattermost.pluginapi.v1",
+    "RemoveUserCustomStatusResponse",
+    RemoveUserCustomStatusResponse,
 )
 
 
@@ -6680,7 +8172,9 @@ class RequestContext(betterproto2.Message):
     user_id: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "RequestContext", RequestContext)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "RequestContext", RequestContext
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -6701,11 +8195,15 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class RequestTrialLicenseResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "RequestTrialLicenseResponse", RequestTrialLicenseResponse
+    "mattermost.pluginapi.v1",
+    "RequestTrialLicenseResponse",
+    RequestTrialLicenseResponse,
 )
 
 
@@ -6714,17 +8212,25 @@ class RestoreGroupRequest(betterproto2.Message):
     group_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "RestoreGroupRequest", RestoreGroupRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "RestoreGroupRequest", RestoreGroupRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class RestoreGroupResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    group: "Group | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    group: "Group | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "RestoreGroupResponse", RestoreGroupResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "RestoreGroupResponse", RestoreGroupResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -6732,12 +8238,16 @@ class RevokeSessionRequest(betterproto2.Message):
     session_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "RevokeSessionRequest", RevokeSessionRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "RevokeSessionRequest", RevokeSessionRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class RevokeSessionResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -6751,47 +8261,63 @@ class RevokeUserAccessTokenRequest(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "RevokeUserAccessTokenRequest", RevokeUserAccessTokenRequest
+    "mattermost.pluginapi.v1",
+    "RevokeUserAccessTokenRequest",
+    RevokeUserAccessTokenRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class RevokeUserAccessTokenResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "RevokeUserAccessTokenResponse", RevokeUserAccessTokenResponse
+    "mattermost.pluginapi.v1",
+    "RevokeUserAccessTokenResponse",
+    RevokeUserAccessTokenResponse,
 )
 
 
 @dataclass(eq=False, repr=False)
 class RolesGrantPermissionRequest(betterproto2.Message):
-    role_names: "list[str]" = betterproto2.field(1, betterproto2.TYPE_STRING, repeated=True)
+    role_names: "list[str]" = betterproto2.field(
+        1, betterproto2.TYPE_STRING, repeated=True
+    )
 
     permission_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "RolesGrantPermissionRequest", RolesGrantPermissionRequest
+    "mattermost.pluginapi.v1",
+    "RolesGrantPermissionRequest",
+    RolesGrantPermissionRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class RolesGrantPermissionResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     has_permission: "bool" = betterproto2.field(2, betterproto2.TYPE_BOOL)
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "RolesGrantPermissionResponse", RolesGrantPermissionResponse
+    "mattermost.pluginapi.v1",
+    "RolesGrantPermissionResponse",
+    RolesGrantPermissionResponse,
 )
 
 
 @dataclass(eq=False, repr=False)
 class RunDataRetentionRequest(betterproto2.Message):
-    context: "RequestContext | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    context: "RequestContext | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     now_time: "int" = betterproto2.field(2, betterproto2.TYPE_INT64)
 
@@ -6805,7 +8331,9 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class RunDataRetentionResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     deleted_count: "int" = betterproto2.field(2, betterproto2.TYPE_INT64)
 
@@ -6830,15 +8358,21 @@ class SaveConfigRequest(betterproto2.Message):
     config_json: "bytes" = betterproto2.field(1, betterproto2.TYPE_BYTES)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "SaveConfigRequest", SaveConfigRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "SaveConfigRequest", SaveConfigRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class SaveConfigResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "SaveConfigResponse", SaveConfigResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "SaveConfigResponse", SaveConfigResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -6855,7 +8389,9 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class SavePluginConfigResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -6877,9 +8413,13 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class SearchChannelsResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    channels: "list[Channel]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    channels: "list[Channel]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
 default_message_pool.register_message(
@@ -6902,7 +8442,9 @@ class SearchParameter(betterproto2.Message):
     include_deleted_channels: "bool" = betterproto2.field(6, betterproto2.TYPE_BOOL)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "SearchParameter", SearchParameter)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "SearchParameter", SearchParameter
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -6919,24 +8461,42 @@ class SearchParams(betterproto2.Message):
 
     include_deleted_channels: "bool" = betterproto2.field(6, betterproto2.TYPE_BOOL)
 
-    in_channels: "list[str]" = betterproto2.field(7, betterproto2.TYPE_STRING, repeated=True)
+    in_channels: "list[str]" = betterproto2.field(
+        7, betterproto2.TYPE_STRING, repeated=True
+    )
 
-    excluded_channels: "list[str]" = betterproto2.field(8, betterproto2.TYPE_STRING, repeated=True)
+    excluded_channels: "list[str]" = betterproto2.field(
+        8, betterproto2.TYPE_STRING, repeated=True
+    )
 
-    from_users: "list[str]" = betterproto2.field(9, betterproto2.TYPE_STRING, repeated=True)
+    from_users: "list[str]" = betterproto2.field(
+        9, betterproto2.TYPE_STRING, repeated=True
+    )
 
-    excluded_users: "list[str]" = betterproto2.field(10, betterproto2.TYPE_STRING, repeated=True)
+    excluded_users: "list[str]" = betterproto2.field(
+        10, betterproto2.TYPE_STRING, repeated=True
+    )
 
-    excluded_before_date: "list[str]" = betterproto2.field(11, betterproto2.TYPE_STRING, repeated=True)
+    excluded_before_date: "list[str]" = betterproto2.field(
+        11, betterproto2.TYPE_STRING, repeated=True
+    )
 
-    excluded_after_date: "list[str]" = betterproto2.field(12, betterproto2.TYPE_STRING, repeated=True)
+    excluded_after_date: "list[str]" = betterproto2.field(
+        12, betterproto2.TYPE_STRING, repeated=True
+    )
 
-    excluded_dates: "list[str]" = betterproto2.field(13, betterproto2.TYPE_STRING, repeated=True)
+    excluded_dates: "list[str]" = betterproto2.field(
+        13, betterproto2.TYPE_STRING, repeated=True
+    )
 
-    extensions: "list[str]" = betterproto2.field(14, betterproto2.TYPE_STRING, repeated=True)
+    extensions: "list[str]" = betterproto2.field(
+        14, betterproto2.TYPE_STRING, repeated=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "SearchParams", SearchParams)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "SearchParams", SearchParams
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -6945,23 +8505,33 @@ class SearchPostsInTeamForUserRequest(betterproto2.Message):
 
     user_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
 
-    search_params: "SearchParameter | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True)
+    search_params: "SearchParameter | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "SearchPostsInTeamForUserRequest", SearchPostsInTeamForUserRequest
+    "mattermost.pluginapi.v1",
+    "SearchPostsInTeamForUserRequest",
+    SearchPostsInTeamForUserRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class SearchPostsInTeamForUserResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    results: "PostSearchResults | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    results: "PostSearchResults | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "SearchPostsInTeamForUserResponse", SearchPostsInTeamForUserResponse
+    "mattermost.pluginapi.v1",
+    "SearchPostsInTeamForUserResponse",
+    SearchPostsInTeamForUserResponse,
 )
 
 
@@ -6969,7 +8539,9 @@ default_message_pool.register_message(
 class SearchPostsInTeamRequest(betterproto2.Message):
     team_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
-    params_list: "list[SearchParams]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    params_list: "list[SearchParams]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
 default_message_pool.register_message(
@@ -6979,9 +8551,13 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class SearchPostsInTeamResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    posts: "list[Post]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    posts: "list[Post]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
 default_message_pool.register_message(
@@ -6993,23 +8569,33 @@ default_message_pool.register_message(
 class SearchPropertyFieldsRequest(betterproto2.Message):
     group_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
-    opts: "PropertyFieldSearchOpts | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    opts: "PropertyFieldSearchOpts | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "SearchPropertyFieldsRequest", SearchPropertyFieldsRequest
+    "mattermost.pluginapi.v1",
+    "SearchPropertyFieldsRequest",
+    SearchPropertyFieldsRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class SearchPropertyFieldsResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    fields: "list[PropertyField]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    fields: "list[PropertyField]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "SearchPropertyFieldsResponse", SearchPropertyFieldsResponse
+    "mattermost.pluginapi.v1",
+    "SearchPropertyFieldsResponse",
+    SearchPropertyFieldsResponse,
 )
 
 
@@ -7017,23 +8603,33 @@ default_message_pool.register_message(
 class SearchPropertyValuesRequest(betterproto2.Message):
     group_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
-    opts: "PropertyValueSearchOpts | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    opts: "PropertyValueSearchOpts | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "SearchPropertyValuesRequest", SearchPropertyValuesRequest
+    "mattermost.pluginapi.v1",
+    "SearchPropertyValuesRequest",
+    SearchPropertyValuesRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class SearchPropertyValuesResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    values: "list[PropertyValue]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    values: "list[PropertyValue]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "SearchPropertyValuesResponse", SearchPropertyValuesResponse
+    "mattermost.pluginapi.v1",
+    "SearchPropertyValuesResponse",
+    SearchPropertyValuesResponse,
 )
 
 
@@ -7042,17 +8638,25 @@ class SearchTeamsRequest(betterproto2.Message):
     term: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "SearchTeamsRequest", SearchTeamsRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "SearchTeamsRequest", SearchTeamsRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class SearchTeamsResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    teams: "list[Team]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    teams: "list[Team]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "SearchTeamsResponse", SearchTeamsResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "SearchTeamsResponse", SearchTeamsResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -7081,31 +8685,45 @@ class SearchUsersRequest(betterproto2.Message):
 
     roles: "list[str]" = betterproto2.field(12, betterproto2.TYPE_STRING, repeated=True)
 
-    channel_roles: "list[str]" = betterproto2.field(13, betterproto2.TYPE_STRING, repeated=True)
+    channel_roles: "list[str]" = betterproto2.field(
+        13, betterproto2.TYPE_STRING, repeated=True
+    )
 
-    team_roles: "list[str]" = betterproto2.field(14, betterproto2.TYPE_STRING, repeated=True)
+    team_roles: "list[str]" = betterproto2.field(
+        14, betterproto2.TYPE_STRING, repeated=True
+    )
 
     not_in_group_id: "str" = betterproto2.field(15, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "SearchUsersRequest", SearchUsersRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "SearchUsersRequest", SearchUsersRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class SearchUsersResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    users: "list[User]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    users: "list[User]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "SearchUsersResponse", SearchUsersResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "SearchUsersResponse", SearchUsersResponse
+)
 
 
 @dataclass(eq=False, repr=False)
 class SendEphemeralPostRequest(betterproto2.Message):
     user_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
-    post: "Post | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    post: "Post | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -7115,9 +8733,13 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class SendEphemeralPostResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    post: "Post | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    post: "Post | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -7134,54 +8756,74 @@ class SendMailRequest(betterproto2.Message):
     html_body: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "SendMailRequest", SendMailRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "SendMailRequest", SendMailRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class SendMailResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "SendMailResponse", SendMailResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "SendMailResponse", SendMailResponse
+)
 
 
 @dataclass(eq=False, repr=False)
 class SendPushNotificationRequest(betterproto2.Message):
-    notification: "PushNotification | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    notification: "PushNotification | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     user_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "SendPushNotificationRequest", SendPushNotificationRequest
+    "mattermost.pluginapi.v1",
+    "SendPushNotificationRequest",
+    SendPushNotificationRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class SendPushNotificationResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "SendPushNotificationResponse", SendPushNotificationResponse
+    "mattermost.pluginapi.v1",
+    "SendPushNotificationResponse",
+    SendPushNotificationResponse,
 )
 
 
 @dataclass(eq=False, repr=False)
 class ServeHttpRequest(betterproto2.Message):
-    init: "ServeHttpRequestInit | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    init: "ServeHttpRequestInit | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     body_chunk: "bytes" = betterproto2.field(2, betterproto2.TYPE_BYTES)
 
     body_complete: "bool" = betterproto2.field(3, betterproto2.TYPE_BOOL)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "ServeHTTPRequest", ServeHttpRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "ServeHTTPRequest", ServeHttpRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class ServeHttpRequestInit(betterproto2.Message):
-    plugin_context: "PluginContext | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    plugin_context: "PluginContext | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     method: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
 
@@ -7193,7 +8835,9 @@ class ServeHttpRequestInit(betterproto2.Message):
 
     proto_minor: "int" = betterproto2.field(6, betterproto2.TYPE_INT32)
 
-    headers: "list[HttpHeader]" = betterproto2.field(7, betterproto2.TYPE_MESSAGE, repeated=True)
+    headers: "list[HttpHeader]" = betterproto2.field(
+        7, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
     host: "str" = betterproto2.field(8, betterproto2.TYPE_STRING)
 
@@ -7204,12 +8848,16 @@ class ServeHttpRequestInit(betterproto2.Message):
     content_length: "int" = betterproto2.field(11, betterproto2.TYPE_INT64)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "ServeHTTPRequestInit", ServeHttpRequestInit)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "ServeHTTPRequestInit", ServeHttpRequestInit
+)
 
 
 @dataclass(eq=False, repr=False)
 class ServeHttpResponse(betterproto2.Message):
-    init: "ServeHttpResponseInit | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    init: "ServeHttpResponseInit | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     body_chunk: "bytes" = betterproto2.field(2, betterproto2.TYPE_BYTES)
 
@@ -7218,14 +8866,18 @@ class ServeHttpResponse(betterproto2.Message):
     flush: "bool" = betterproto2.field(4, betterproto2.TYPE_BOOL)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "ServeHTTPResponse", ServeHttpResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "ServeHTTPResponse", ServeHttpResponse
+)
 
 
 @dataclass(eq=False, repr=False)
 class ServeHttpResponseInit(betterproto2.Message):
     status_code: "int" = betterproto2.field(1, betterproto2.TYPE_INT32)
 
-    headers: "list[HttpHeader]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    headers: "list[HttpHeader]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
 default_message_pool.register_message(
@@ -7258,10 +8910,14 @@ class Session(betterproto2.Message):
     props: "dict[str, str]" = betterproto2.field(
         11,
         betterproto2.TYPE_MAP,
-        map_meta=betterproto2.map_meta(betterproto2.TYPE_STRING, betterproto2.TYPE_STRING),
+        map_meta=betterproto2.map_meta(
+            betterproto2.TYPE_STRING, betterproto2.TYPE_STRING
+        ),
     )
 
-    team_members: "list[TeamMember]" = betterproto2.field(12, betterproto2.TYPE_MESSAGE, repeated=True)
+    team_members: "list[TeamMember]" = betterproto2.field(
+        12, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
     local: "bool" = betterproto2.field(13, betterproto2.TYPE_BOOL)
 
@@ -7277,17 +8933,23 @@ class SetFileSearchableContentRequest(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "SetFileSearchableContentRequest", SetFileSearchableContentRequest
+    "mattermost.pluginapi.v1",
+    "SetFileSearchableContentRequest",
+    SetFileSearchableContentRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class SetFileSearchableContentResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "SetFileSearchableContentResponse", SetFileSearchableContentResponse
+    "mattermost.pluginapi.v1",
+    "SetFileSearchableContentResponse",
+    SetFileSearchableContentResponse,
 )
 
 
@@ -7305,7 +8967,9 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class SetProfileImageResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -7320,15 +8984,21 @@ class SetTeamIconRequest(betterproto2.Message):
     data: "bytes" = betterproto2.field(2, betterproto2.TYPE_BYTES)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "SetTeamIconRequest", SetTeamIconRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "SetTeamIconRequest", SetTeamIconRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class SetTeamIconResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "SetTeamIconResponse", SetTeamIconResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "SetTeamIconResponse", SetTeamIconResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -7339,38 +9009,56 @@ class SetUserStatusTimedDndRequest(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "SetUserStatusTimedDNDRequest", SetUserStatusTimedDndRequest
+    "mattermost.pluginapi.v1",
+    "SetUserStatusTimedDNDRequest",
+    SetUserStatusTimedDndRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class SetUserStatusTimedDndResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    status: "Status | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    status: "Status | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "SetUserStatusTimedDNDResponse", SetUserStatusTimedDndResponse
+    "mattermost.pluginapi.v1",
+    "SetUserStatusTimedDNDResponse",
+    SetUserStatusTimedDndResponse,
 )
 
 
 @dataclass(eq=False, repr=False)
 class ShareChannelRequest(betterproto2.Message):
-    shared_channel: "SharedChannel | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    shared_channel: "SharedChannel | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "ShareChannelRequest", ShareChannelRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "ShareChannelRequest", ShareChannelRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class ShareChannelResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    shared_channel: "SharedChannel | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    shared_channel: "SharedChannel | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "ShareChannelResponse", ShareChannelResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "ShareChannelResponse", ShareChannelResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -7402,7 +9090,9 @@ class SharedChannel(betterproto2.Message):
     type: "str" = betterproto2.field(13, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "SharedChannel", SharedChannel)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "SharedChannel", SharedChannel
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -7423,11 +9113,15 @@ class SidebarCategoryWithChannels(betterproto2.Message):
 
     collapsed: "bool" = betterproto2.field(8, betterproto2.TYPE_BOOL)
 
-    channel_ids: "list[str]" = betterproto2.field(9, betterproto2.TYPE_STRING, repeated=True)
+    channel_ids: "list[str]" = betterproto2.field(
+        9, betterproto2.TYPE_STRING, repeated=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "SidebarCategoryWithChannels", SidebarCategoryWithChannels
+    "mattermost.pluginapi.v1",
+    "SidebarCategoryWithChannels",
+    SidebarCategoryWithChannels,
 )
 
 
@@ -7452,7 +9146,9 @@ class StringList(betterproto2.Message):
     values: "list[str]" = betterproto2.field(1, betterproto2.TYPE_STRING, repeated=True)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "StringList", StringList)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "StringList", StringList
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -7460,7 +9156,9 @@ class StringMap(betterproto2.Message):
     values: "dict[str, str]" = betterproto2.field(
         1,
         betterproto2.TYPE_MAP,
-        map_meta=betterproto2.map_meta(betterproto2.TYPE_STRING, betterproto2.TYPE_STRING),
+        map_meta=betterproto2.map_meta(
+            betterproto2.TYPE_STRING, betterproto2.TYPE_STRING
+        ),
     )
 
 
@@ -7472,33 +9170,51 @@ class SyncMsgJson(betterproto2.Message):
     sync_msg_json: "bytes" = betterproto2.field(1, betterproto2.TYPE_BYTES)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "SyncMsgJson", SyncMsgJson)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "SyncMsgJson", SyncMsgJson
+)
 
 
 @dataclass(eq=False, repr=False)
 class SyncResponse(betterproto2.Message):
     users_last_update_at: "int" = betterproto2.field(1, betterproto2.TYPE_INT64)
 
-    user_errors: "list[str]" = betterproto2.field(2, betterproto2.TYPE_STRING, repeated=True)
+    user_errors: "list[str]" = betterproto2.field(
+        2, betterproto2.TYPE_STRING, repeated=True
+    )
 
-    users_syncd: "list[str]" = betterproto2.field(3, betterproto2.TYPE_STRING, repeated=True)
+    users_syncd: "list[str]" = betterproto2.field(
+        3, betterproto2.TYPE_STRING, repeated=True
+    )
 
     posts_last_update_at: "int" = betterproto2.field(4, betterproto2.TYPE_INT64)
 
-    post_errors: "list[str]" = betterproto2.field(5, betterproto2.TYPE_STRING, repeated=True)
+    post_errors: "list[str]" = betterproto2.field(
+        5, betterproto2.TYPE_STRING, repeated=True
+    )
 
     reactions_last_update_at: "int" = betterproto2.field(6, betterproto2.TYPE_INT64)
 
-    reaction_errors: "list[str]" = betterproto2.field(7, betterproto2.TYPE_STRING, repeated=True)
+    reaction_errors: "list[str]" = betterproto2.field(
+        7, betterproto2.TYPE_STRING, repeated=True
+    )
 
-    acknowledgements_last_update_at: "int" = betterproto2.field(8, betterproto2.TYPE_INT64)
+    acknowledgements_last_update_at: "int" = betterproto2.field(
+        8, betterproto2.TYPE_INT64
+    )
 
-    acknowledgement_errors: "list[str]" = betterproto2.field(9, betterproto2.TYPE_STRING, repeated=True)
+    acknowledgement_errors: "list[str]" = betterproto2.field(
+        9, betterproto2.TYPE_STRING, repeated=True
+    )
 
-    status_errors: "list[str]" = betterproto2.field(10, betterproto2.TYPE_STRING, repeated=True)
+    status_errors: "list[str]" = betterproto2.field(
+        10, betterproto2.TYPE_STRING, repeated=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "SyncResponse", SyncResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "SyncResponse", SyncResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -7513,7 +9229,9 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class SyncSharedChannelResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -7539,7 +9257,9 @@ class Team(betterproto2.Message):
 
     email: "str" = betterproto2.field(8, betterproto2.TYPE_STRING)
 
-    type: "TeamType" = betterproto2.field(9, betterproto2.TYPE_ENUM, default_factory=lambda: TeamType(0))
+    type: "TeamType" = betterproto2.field(
+        9, betterproto2.TYPE_ENUM, default_factory=lambda: TeamType(0)
+    )
 
     company_name: "str" = betterproto2.field(10, betterproto2.TYPE_STRING)
 
@@ -7551,11 +9271,17 @@ class Team(betterproto2.Message):
 
     last_team_icon_update: "int" = betterproto2.field(14, betterproto2.TYPE_INT64)
 
-    scheme_id: "str | None" = betterproto2.field(15, betterproto2.TYPE_STRING, optional=True)
+    scheme_id: "str | None" = betterproto2.field(
+        15, betterproto2.TYPE_STRING, optional=True
+    )
 
-    group_constrained: "bool | None" = betterproto2.field(16, betterproto2.TYPE_BOOL, optional=True)
+    group_constrained: "bool | None" = betterproto2.field(
+        16, betterproto2.TYPE_BOOL, optional=True
+    )
 
-    policy_id: "str | None" = betterproto2.field(17, betterproto2.TYPE_STRING, optional=True)
+    policy_id: "str | None" = betterproto2.field(
+        17, betterproto2.TYPE_STRING, optional=True
+    )
 
     cloud_limits_archived: "bool" = betterproto2.field(18, betterproto2.TYPE_BOOL)
 
@@ -7582,29 +9308,42 @@ class TeamMember(betterproto2.Message):
     create_at: "int" = betterproto2.field(8, betterproto2.TYPE_INT64)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "TeamMember", TeamMember)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "TeamMember", TeamMember
+)
 
 
 @dataclass(eq=False, repr=False)
 class TeamMemberWithError(betterproto2.Message):
     user_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
-    member: "TeamMember | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    member: "TeamMember | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    error: "AppError | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "TeamMemberWithError", TeamMemberWithError)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "TeamMemberWithError", TeamMemberWithError
+)
 
 
 @dataclass(eq=False, repr=False)
 class TeamsLimits(betterproto2.Message):
     active: "int | None" = betterproto2.field(
-        1, betterproto2.TYPE_MESSAGE, unwrap=lambda: ___google__protobuf__.Int32Value, optional=True
+        1,
+        betterproto2.TYPE_MESSAGE,
+        unwrap=lambda: ___google__protobuf__.Int32Value,
+        optional=True,
     )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "TeamsLimits", TeamsLimits)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "TeamsLimits", TeamsLimits
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -7636,7 +9375,9 @@ class TeamUnread(betterproto2.Message):
     thread_mention_count: "int" = betterproto2.field(7, betterproto2.TYPE_INT64)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "TeamUnread", TeamUnread)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "TeamUnread", TeamUnread
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -7647,17 +9388,23 @@ class UninviteRemoteFromChannelRequest(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "UninviteRemoteFromChannelRequest", UninviteRemoteFromChannelRequest
+    "mattermost.pluginapi.v1",
+    "UninviteRemoteFromChannelRequest",
+    UninviteRemoteFromChannelRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class UninviteRemoteFromChannelResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "UninviteRemoteFromChannelResponse", UninviteRemoteFromChannelResponse
+    "mattermost.pluginapi.v1",
+    "UninviteRemoteFromChannelResponse",
+    UninviteRemoteFromChannelResponse,
 )
 
 
@@ -7675,7 +9422,9 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class UnregisterCommandResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -7697,7 +9446,9 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class UnregisterPluginForSharedChannelsResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -7719,7 +9470,9 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class UnshareChannelResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     unshared: "bool" = betterproto2.field(2, betterproto2.TYPE_BOOL)
 
@@ -7743,7 +9496,9 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class UpdateBotActiveResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     bot: "Bot | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
 
@@ -7762,7 +9517,9 @@ class UpdateChannelMemberNotificationsRequest(betterproto2.Message):
     notifications: "dict[str, str]" = betterproto2.field(
         3,
         betterproto2.TYPE_MAP,
-        map_meta=betterproto2.map_meta(betterproto2.TYPE_STRING, betterproto2.TYPE_STRING),
+        map_meta=betterproto2.map_meta(
+            betterproto2.TYPE_STRING, betterproto2.TYPE_STRING
+        ),
     )
 
 
@@ -7775,9 +9532,13 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class UpdateChannelMemberNotificationsResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    channel_member: "ChannelMember | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    channel_member: "ChannelMember | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -7797,35 +9558,51 @@ class UpdateChannelMemberRolesRequest(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "UpdateChannelMemberRolesRequest", UpdateChannelMemberRolesRequest
+    "mattermost.pluginapi.v1",
+    "UpdateChannelMemberRolesRequest",
+    UpdateChannelMemberRolesRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class UpdateChannelMemberRolesResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    channel_member: "ChannelMember | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    channel_member: "ChannelMember | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "UpdateChannelMemberRolesResponse", UpdateChannelMemberRolesResponse
+    "mattermost.pluginapi.v1",
+    "UpdateChannelMemberRolesResponse",
+    UpdateChannelMemberRolesResponse,
 )
 
 
 @dataclass(eq=False, repr=False)
 class UpdateChannelRequest(betterproto2.Message):
-    channel: "Channel | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    channel: "Channel | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "UpdateChannelRequest", UpdateChannelRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "UpdateChannelRequest", UpdateChannelRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class UpdateChannelResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    channel: "Channel | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    channel: "Channel | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -7845,13 +9622,17 @@ class UpdateChannelSidebarCategoriesRequest(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "UpdateChannelSidebarCategoriesRequest", UpdateChannelSidebarCategoriesRequest
+    "mattermost.pluginapi.v1",
+    "UpdateChannelSidebarCategoriesRequest",
+    UpdateChannelSidebarCategoriesRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class UpdateChannelSidebarCategoriesResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     categories: "list[SidebarCategoryWithChannels]" = betterproto2.field(
         2, betterproto2.TYPE_MESSAGE, repeated=True
@@ -7869,17 +9650,25 @@ default_message_pool.register_message(
 class UpdateCommandRequest(betterproto2.Message):
     command_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
-    updated_cmd: "Command | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    updated_cmd: "Command | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "UpdateCommandRequest", UpdateCommandRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "UpdateCommandRequest", UpdateCommandRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class UpdateCommandResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    command: "Command | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    command: "Command | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -7891,7 +9680,9 @@ default_message_pool.register_message(
 class UpdateEphemeralPostRequest(betterproto2.Message):
     user_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
-    post: "Post | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    post: "Post | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -7901,37 +9692,55 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class UpdateEphemeralPostResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    post: "Post | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    post: "Post | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "UpdateEphemeralPostResponse", UpdateEphemeralPostResponse
+    "mattermost.pluginapi.v1",
+    "UpdateEphemeralPostResponse",
+    UpdateEphemeralPostResponse,
 )
 
 
 @dataclass(eq=False, repr=False)
 class UpdateGroupRequest(betterproto2.Message):
-    group: "Group | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    group: "Group | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "UpdateGroupRequest", UpdateGroupRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "UpdateGroupRequest", UpdateGroupRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class UpdateGroupResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    group: "Group | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    group: "Group | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "UpdateGroupResponse", UpdateGroupResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "UpdateGroupResponse", UpdateGroupResponse
+)
 
 
 @dataclass(eq=False, repr=False)
 class UpdateGroupSyncableRequest(betterproto2.Message):
-    group_syncable: "GroupSyncable | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    group_syncable: "GroupSyncable | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -7941,19 +9750,27 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class UpdateGroupSyncableResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    group_syncable: "GroupSyncable | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    group_syncable: "GroupSyncable | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "UpdateGroupSyncableResponse", UpdateGroupSyncableResponse
+    "mattermost.pluginapi.v1",
+    "UpdateGroupSyncableResponse",
+    UpdateGroupSyncableResponse,
 )
 
 
 @dataclass(eq=False, repr=False)
 class UpdateOAuthAppRequest(betterproto2.Message):
-    app: "OAuthApp | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    app: "OAuthApp | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -7963,9 +9780,13 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class UpdateOAuthAppResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    app: "OAuthApp | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    app: "OAuthApp | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -7975,41 +9796,59 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class UpdatePostRequest(betterproto2.Message):
-    post: "Post | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    post: "Post | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "UpdatePostRequest", UpdatePostRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "UpdatePostRequest", UpdatePostRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class UpdatePostResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    post: "Post | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    post: "Post | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "UpdatePostResponse", UpdatePostResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "UpdatePostResponse", UpdatePostResponse
+)
 
 
 @dataclass(eq=False, repr=False)
 class UpdatePreferencesForUserRequest(betterproto2.Message):
     user_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
-    preferences: "list[Preference]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    preferences: "list[Preference]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "UpdatePreferencesForUserRequest", UpdatePreferencesForUserRequest
+    "mattermost.pluginapi.v1",
+    "UpdatePreferencesForUserRequest",
+    UpdatePreferencesForUserRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class UpdatePreferencesForUserResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "UpdatePreferencesForUserResponse", UpdatePreferencesForUserResponse
+    "mattermost.pluginapi.v1",
+    "UpdatePreferencesForUserResponse",
+    UpdatePreferencesForUserResponse,
 )
 
 
@@ -8017,7 +9856,9 @@ default_message_pool.register_message(
 class UpdatePropertyFieldRequest(betterproto2.Message):
     group_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
-    field: "PropertyField | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    field: "PropertyField | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -8027,13 +9868,19 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class UpdatePropertyFieldResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    field: "PropertyField | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    field: "PropertyField | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "UpdatePropertyFieldResponse", UpdatePropertyFieldResponse
+    "mattermost.pluginapi.v1",
+    "UpdatePropertyFieldResponse",
+    UpdatePropertyFieldResponse,
 )
 
 
@@ -8041,23 +9888,33 @@ default_message_pool.register_message(
 class UpdatePropertyFieldsRequest(betterproto2.Message):
     group_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
-    fields: "list[PropertyField]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    fields: "list[PropertyField]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "UpdatePropertyFieldsRequest", UpdatePropertyFieldsRequest
+    "mattermost.pluginapi.v1",
+    "UpdatePropertyFieldsRequest",
+    UpdatePropertyFieldsRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class UpdatePropertyFieldsResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    fields: "list[PropertyField]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    fields: "list[PropertyField]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "UpdatePropertyFieldsResponse", UpdatePropertyFieldsResponse
+    "mattermost.pluginapi.v1",
+    "UpdatePropertyFieldsResponse",
+    UpdatePropertyFieldsResponse,
 )
 
 
@@ -8065,7 +9922,9 @@ default_message_pool.register_message(
 class UpdatePropertyValueRequest(betterproto2.Message):
     group_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
-    value: "PropertyValue | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    value: "PropertyValue | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -8075,13 +9934,19 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class UpdatePropertyValueResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    value: "PropertyValue | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    value: "PropertyValue | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "UpdatePropertyValueResponse", UpdatePropertyValueResponse
+    "mattermost.pluginapi.v1",
+    "UpdatePropertyValueResponse",
+    UpdatePropertyValueResponse,
 )
 
 
@@ -8089,23 +9954,33 @@ default_message_pool.register_message(
 class UpdatePropertyValuesRequest(betterproto2.Message):
     group_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
-    values: "list[PropertyValue]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    values: "list[PropertyValue]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "UpdatePropertyValuesRequest", UpdatePropertyValuesRequest
+    "mattermost.pluginapi.v1",
+    "UpdatePropertyValuesRequest",
+    UpdatePropertyValuesRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class UpdatePropertyValuesResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    values: "list[PropertyValue]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    values: "list[PropertyValue]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "UpdatePropertyValuesResponse", UpdatePropertyValuesResponse
+    "mattermost.pluginapi.v1",
+    "UpdatePropertyValuesResponse",
+    UpdatePropertyValuesResponse,
 )
 
 
@@ -8121,23 +9996,31 @@ class UpdateSharedChannelCursorRequest(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "UpdateSharedChannelCursorRequest", UpdateSharedChannelCursorRequest
+    "mattermost.pluginapi.v1",
+    "UpdateSharedChannelCursorRequest",
+    UpdateSharedChannelCursorRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class UpdateSharedChannelCursorResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "UpdateSharedChannelCursorResponse", UpdateSharedChannelCursorResponse
+    "mattermost.pluginapi.v1",
+    "UpdateSharedChannelCursorResponse",
+    UpdateSharedChannelCursorResponse,
 )
 
 
 @dataclass(eq=False, repr=False)
 class UpdateSharedChannelRequest(betterproto2.Message):
-    shared_channel: "SharedChannel | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    shared_channel: "SharedChannel | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -8147,13 +10030,19 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class UpdateSharedChannelResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    shared_channel: "SharedChannel | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    shared_channel: "SharedChannel | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "UpdateSharedChannelResponse", UpdateSharedChannelResponse
+    "mattermost.pluginapi.v1",
+    "UpdateSharedChannelResponse",
+    UpdateSharedChannelResponse,
 )
 
 
@@ -8167,38 +10056,56 @@ class UpdateTeamMemberRolesRequest(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "UpdateTeamMemberRolesRequest", UpdateTeamMemberRolesRequest
+    "mattermost.pluginapi.v1",
+    "UpdateTeamMemberRolesRequest",
+    UpdateTeamMemberRolesRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class UpdateTeamMemberRolesResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    team_member: "TeamMember | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    team_member: "TeamMember | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "UpdateTeamMemberRolesResponse", UpdateTeamMemberRolesResponse
+    "mattermost.pluginapi.v1",
+    "UpdateTeamMemberRolesResponse",
+    UpdateTeamMemberRolesResponse,
 )
 
 
 @dataclass(eq=False, repr=False)
 class UpdateTeamRequest(betterproto2.Message):
-    team: "Team | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    team: "Team | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "UpdateTeamRequest", UpdateTeamRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "UpdateTeamRequest", UpdateTeamRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class UpdateTeamResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    team: "Team | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    team: "Team | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "UpdateTeamResponse", UpdateTeamResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "UpdateTeamResponse", UpdateTeamResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -8215,7 +10122,9 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class UpdateUserActiveResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -8227,7 +10136,9 @@ default_message_pool.register_message(
 class UpdateUserAuthRequest(betterproto2.Message):
     user_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
-    user_auth: "UserAuth | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    user_auth: "UserAuth | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -8237,9 +10148,13 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class UpdateUserAuthResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    user_auth: "UserAuth | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    user_auth: "UserAuth | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -8251,40 +10166,58 @@ default_message_pool.register_message(
 class UpdateUserCustomStatusRequest(betterproto2.Message):
     user_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
-    custom_status: "CustomStatus | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    custom_status: "CustomStatus | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "UpdateUserCustomStatusRequest", UpdateUserCustomStatusRequest
+    "mattermost.pluginapi.v1",
+    "UpdateUserCustomStatusRequest",
+    UpdateUserCustomStatusRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class UpdateUserCustomStatusResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "UpdateUserCustomStatusResponse", UpdateUserCustomStatusResponse
+    "mattermost.pluginapi.v1",
+    "UpdateUserCustomStatusResponse",
+    UpdateUserCustomStatusResponse,
 )
 
 
 @dataclass(eq=False, repr=False)
 class UpdateUserRequest(betterproto2.Message):
-    user: "User | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    user: "User | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "UpdateUserRequest", UpdateUserRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "UpdateUserRequest", UpdateUserRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class UpdateUserResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    user: "User | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    user: "User | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "UpdateUserResponse", UpdateUserResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "UpdateUserResponse", UpdateUserResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -8301,9 +10234,13 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class UpdateUserRolesResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    user: "User | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    user: "User | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -8325,9 +10262,13 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class UpdateUserStatusResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    status: "Status | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    status: "Status | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -8337,22 +10278,32 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class UploadDataRequest(betterproto2.Message):
-    upload_session: "UploadSession | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    upload_session: "UploadSession | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     data: "bytes" = betterproto2.field(2, betterproto2.TYPE_BYTES)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "UploadDataRequest", UploadDataRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "UploadDataRequest", UploadDataRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class UploadDataResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    file_info: "FileInfo | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    file_info: "FileInfo | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "UploadDataResponse", UploadDataResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "UploadDataResponse", UploadDataResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -8364,17 +10315,25 @@ class UploadFileRequest(betterproto2.Message):
     filename: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "UploadFileRequest", UploadFileRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "UploadFileRequest", UploadFileRequest
+)
 
 
 @dataclass(eq=False, repr=False)
 class UploadFileResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    file_info: "FileInfo | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    file_info: "FileInfo | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "UploadFileResponse", UploadFileResponse)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "UploadFileResponse", UploadFileResponse
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -8402,7 +10361,9 @@ class UploadSession(betterproto2.Message):
     req_file_id: "str" = betterproto2.field(11, betterproto2.TYPE_STRING)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "UploadSession", UploadSession)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "UploadSession", UploadSession
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -8419,9 +10380,13 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class UpsertGroupMemberResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    group_member: "GroupMember | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    group_member: "GroupMember | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -8433,7 +10398,9 @@ default_message_pool.register_message(
 class UpsertGroupMembersRequest(betterproto2.Message):
     group_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
-    user_ids: "list[str]" = betterproto2.field(2, betterproto2.TYPE_STRING, repeated=True)
+    user_ids: "list[str]" = betterproto2.field(
+        2, betterproto2.TYPE_STRING, repeated=True
+    )
 
 
 default_message_pool.register_message(
@@ -8443,9 +10410,13 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class UpsertGroupMembersResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    group_members: "list[GroupMember]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    group_members: "list[GroupMember]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
 default_message_pool.register_message(
@@ -8455,7 +10426,9 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class UpsertGroupSyncableRequest(betterproto2.Message):
-    group_syncable: "GroupSyncable | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    group_syncable: "GroupSyncable | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -8465,19 +10438,27 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class UpsertGroupSyncableResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    group_syncable: "GroupSyncable | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    group_syncable: "GroupSyncable | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "UpsertGroupSyncableResponse", UpsertGroupSyncableResponse
+    "mattermost.pluginapi.v1",
+    "UpsertGroupSyncableResponse",
+    UpsertGroupSyncableResponse,
 )
 
 
 @dataclass(eq=False, repr=False)
 class UpsertPropertyValueRequest(betterproto2.Message):
-    value: "PropertyValue | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    value: "PropertyValue | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -8487,35 +10468,51 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class UpsertPropertyValueResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    value: "PropertyValue | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    value: "PropertyValue | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "UpsertPropertyValueResponse", UpsertPropertyValueResponse
+    "mattermost.pluginapi.v1",
+    "UpsertPropertyValueResponse",
+    UpsertPropertyValueResponse,
 )
 
 
 @dataclass(eq=False, repr=False)
 class UpsertPropertyValuesRequest(betterproto2.Message):
-    values: "list[PropertyValue]" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, repeated=True)
+    values: "list[PropertyValue]" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "UpsertPropertyValuesRequest", UpsertPropertyValuesRequest
+    "mattermost.pluginapi.v1",
+    "UpsertPropertyValuesRequest",
+    UpsertPropertyValuesRequest,
 )
 
 
 @dataclass(eq=False, repr=False)
 class UpsertPropertyValuesResponse(betterproto2.Message):
-    error: "AppError | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    error: "AppError | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    values: "list[PropertyValue]" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, repeated=True)
+    values: "list[PropertyValue]" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, repeated=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "UpsertPropertyValuesResponse", UpsertPropertyValuesResponse
+    "mattermost.pluginapi.v1",
+    "UpsertPropertyValuesResponse",
+    UpsertPropertyValuesResponse,
 )
 
 
@@ -8533,7 +10530,9 @@ class User(betterproto2.Message):
 
     password: "str" = betterproto2.field(6, betterproto2.TYPE_STRING)
 
-    auth_data: "str | None" = betterproto2.field(7, betterproto2.TYPE_STRING, optional=True)
+    auth_data: "str | None" = betterproto2.field(
+        7, betterproto2.TYPE_STRING, optional=True
+    )
 
     auth_service: "str" = betterproto2.field(8, betterproto2.TYPE_STRING)
 
@@ -8556,13 +10555,17 @@ class User(betterproto2.Message):
     props: "dict[str, str]" = betterproto2.field(
         17,
         betterproto2.TYPE_MAP,
-        map_meta=betterproto2.map_meta(betterproto2.TYPE_STRING, betterproto2.TYPE_STRING),
+        map_meta=betterproto2.map_meta(
+            betterproto2.TYPE_STRING, betterproto2.TYPE_STRING
+        ),
     )
 
     notify_props: "dict[str, str]" = betterproto2.field(
         18,
         betterproto2.TYPE_MAP,
-        map_meta=betterproto2.map_meta(betterproto2.TYPE_STRING, betterproto2.TYPE_STRING),
+        map_meta=betterproto2.map_meta(
+            betterproto2.TYPE_STRING, betterproto2.TYPE_STRING
+        ),
     )
 
     last_password_update: "int" = betterproto2.field(19, betterproto2.TYPE_INT64)
@@ -8576,14 +10579,18 @@ class User(betterproto2.Message):
     timezone: "dict[str, str]" = betterproto2.field(
         23,
         betterproto2.TYPE_MAP,
-        map_meta=betterproto2.map_meta(betterproto2.TYPE_STRING, betterproto2.TYPE_STRING),
+        map_meta=betterproto2.map_meta(
+            betterproto2.TYPE_STRING, betterproto2.TYPE_STRING
+        ),
     )
 
     mfa_active: "bool" = betterproto2.field(24, betterproto2.TYPE_BOOL)
 
     mfa_secret: "str" = betterproto2.field(25, betterproto2.TYPE_STRING)
 
-    remote_id: "str | None" = betterproto2.field(26, betterproto2.TYPE_STRING, optional=True)
+    remote_id: "str | None" = betterproto2.field(
+        26, betterproto2.TYPE_STRING, optional=True
+    )
 
     last_activity_at: "int" = betterproto2.field(27, betterproto2.TYPE_INT64)
 
@@ -8618,12 +10625,16 @@ class UserAccessToken(betterproto2.Message):
     is_active: "bool" = betterproto2.field(5, betterproto2.TYPE_BOOL)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "UserAccessToken", UserAccessToken)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "UserAccessToken", UserAccessToken
+)
 
 
 @dataclass(eq=False, repr=False)
 class UserAuth(betterproto2.Message):
-    auth_data: "str | None" = betterproto2.field(1, betterproto2.TYPE_STRING, optional=True)
+    auth_data: "str | None" = betterproto2.field(
+        1, betterproto2.TYPE_STRING, optional=True
+    )
 
     auth_service: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
 
@@ -8633,11 +10644,17 @@ default_message_pool.register_message("mattermost.pluginapi.v1", "UserAuth", Use
 
 @dataclass(eq=False, repr=False)
 class UserHasBeenCreatedRequest(betterproto2.Message):
-    context: "RequestContext | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    context: "RequestContext | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    plugin_context: "PluginContext | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    plugin_context: "PluginContext | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    user: "User | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True)
+    user: "User | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -8657,15 +10674,23 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class UserHasBeenDeactivatedRequest(betterproto2.Message):
-    context: "RequestContext | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    context: "RequestContext | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    plugin_context: "PluginContext | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    plugin_context: "PluginContext | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    user: "User | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True)
+    user: "User | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "UserHasBeenDeactivatedRequest", UserHasBeenDeactivatedRequest
+    "mattermost.pluginapi.v1",
+    "UserHasBeenDeactivatedRequest",
+    UserHasBeenDeactivatedRequest,
 )
 
 
@@ -8675,23 +10700,35 @@ class UserHasBeenDeactivatedResponse(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "UserHasBeenDeactivatedResponse", UserHasBeenDeactivatedResponse
+    "mattermost.pluginapi.v1",
+    "UserHasBeenDeactivatedResponse",
+    UserHasBeenDeactivatedResponse,
 )
 
 
 @dataclass(eq=False, repr=False)
 class UserHasJoinedChannelRequest(betterproto2.Message):
-    context: "RequestContext | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    context: "RequestContext | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    plugin_context: "PluginContext | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    plugin_context: "PluginContext | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    channel_member: "ChannelMember | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True)
+    channel_member: "ChannelMember | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    actor: "User | None" = betterproto2.field(4, betterproto2.TYPE_MESSAGE, optional=True)
+    actor: "User | None" = betterproto2.field(
+        4, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "UserHasJoinedChannelRequest", UserHasJoinedChannelRequest
+    "mattermost.pluginapi.v1",
+    "UserHasJoinedChannelRequest",
+    UserHasJoinedChannelRequest,
 )
 
 
@@ -8701,19 +10738,29 @@ class UserHasJoinedChannelResponse(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "UserHasJoinedChannelResponse", UserHasJoinedChannelResponse
+    "mattermost.pluginapi.v1",
+    "UserHasJoinedChannelResponse",
+    UserHasJoinedChannelResponse,
 )
 
 
 @dataclass(eq=False, repr=False)
 class UserHasJoinedTeamRequest(betterproto2.Message):
-    context: "RequestContext | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    context: "RequestContext | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    plugin_context: "PluginContext | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    plugin_context: "PluginContext | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    team_member: "TeamMember | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True)
+    team_member: "TeamMember | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    actor: "User | None" = betterproto2.field(4, betterproto2.TYPE_MESSAGE, optional=True)
+    actor: "User | None" = betterproto2.field(
+        4, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -8733,13 +10780,21 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class UserHasLeftChannelRequest(betterproto2.Message):
-    context: "RequestContext | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    context: "RequestContext | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    plugin_context: "PluginContext | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    plugin_context: "PluginContext | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    channel_member: "ChannelMember | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True)
+    channel_member: "ChannelMember | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    actor: "User | None" = betterproto2.field(4, betterproto2.TYPE_MESSAGE, optional=True)
+    actor: "User | None" = betterproto2.field(
+        4, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -8759,13 +10814,21 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class UserHasLeftTeamRequest(betterproto2.Message):
-    context: "RequestContext | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    context: "RequestContext | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    plugin_context: "PluginContext | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    plugin_context: "PluginContext | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    team_member: "TeamMember | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True)
+    team_member: "TeamMember | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    actor: "User | None" = betterproto2.field(4, betterproto2.TYPE_MESSAGE, optional=True)
+    actor: "User | None" = betterproto2.field(
+        4, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -8785,11 +10848,17 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class UserHasLoggedInRequest(betterproto2.Message):
-    context: "RequestContext | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    context: "RequestContext | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    plugin_context: "PluginContext | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    plugin_context: "PluginContext | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    user: "User | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True)
+    user: "User | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
@@ -8809,14 +10878,22 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class UserWillLogInRequest(betterproto2.Message):
-    context: "RequestContext | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    context: "RequestContext | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    plugin_context: "PluginContext | None" = betterproto2.field(2, betterproto2.TYPE_MESSAGE, optional=True)
+    plugin_context: "PluginContext | None" = betterproto2.field(
+        2, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
-    user: "User | None" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, optional=True)
+    user: "User | None" = betterproto2.field(
+        3, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "UserWillLogInRequest", UserWillLogInRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "UserWillLogInRequest", UserWillLogInRequest
+)
 
 
 @dataclass(eq=False, repr=False)
@@ -8833,7 +10910,9 @@ default_message_pool.register_message(
 class ViewUsersRestrictions(betterproto2.Message):
     teams: "list[str]" = betterproto2.field(1, betterproto2.TYPE_STRING, repeated=True)
 
-    channels: "list[str]" = betterproto2.field(2, betterproto2.TYPE_STRING, repeated=True)
+    channels: "list[str]" = betterproto2.field(
+        2, betterproto2.TYPE_STRING, repeated=True
+    )
 
 
 default_message_pool.register_message(
@@ -8843,7 +10922,9 @@ default_message_pool.register_message(
 
 @dataclass(eq=False, repr=False)
 class WebsocketBroadcast(betterproto2.Message):
-    omit_users: "list[str]" = betterproto2.field(1, betterproto2.TYPE_STRING, repeated=True)
+    omit_users: "list[str]" = betterproto2.field(
+        1, betterproto2.TYPE_STRING, repeated=True
+    )
 
     user_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
 
@@ -8860,22 +10941,30 @@ class WebsocketBroadcast(betterproto2.Message):
     contention_free_broadcast: "bool" = betterproto2.field(8, betterproto2.TYPE_BOOL)
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "WebsocketBroadcast", WebsocketBroadcast)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "WebsocketBroadcast", WebsocketBroadcast
+)
 
 
 @dataclass(eq=False, repr=False)
 class WebSocketMessageHasBeenPostedRequest(betterproto2.Message):
-    context: "RequestContext | None" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, optional=True)
+    context: "RequestContext | None" = betterproto2.field(
+        1, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
     web_conn_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
 
     user_id: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
 
-    request: "WebSocketRequest | None" = betterproto2.field(4, betterproto2.TYPE_MESSAGE, optional=True)
+    request: "WebSocketRequest | None" = betterproto2.field(
+        4, betterproto2.TYPE_MESSAGE, optional=True
+    )
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "WebSocketMessageHasBeenPostedRequest", WebSocketMessageHasBeenPostedRequest
+    "mattermost.pluginapi.v1",
+    "WebSocketMessageHasBeenPostedRequest",
+    WebSocketMessageHasBeenPostedRequest,
 )
 
 
@@ -8885,7 +10974,9 @@ class WebSocketMessageHasBeenPostedResponse(betterproto2.Message):
 
 
 default_message_pool.register_message(
-    "mattermost.pluginapi.v1", "WebSocketMessageHasBeenPostedResponse", WebSocketMessageHasBeenPostedResponse
+    "mattermost.pluginapi.v1",
+    "WebSocketMessageHasBeenPostedResponse",
+    WebSocketMessageHasBeenPostedResponse,
 )
 
 
@@ -8900,7 +10991,9 @@ class WebSocketRequest(betterproto2.Message):
     )
 
 
-default_message_pool.register_message("mattermost.pluginapi.v1", "WebSocketRequest", WebSocketRequest)
+default_message_pool.register_message(
+    "mattermost.pluginapi.v1", "WebSocketRequest", WebSocketRequest
+)
 
 
 class PluginApiStub(betterproto2_grpclib.ServiceStub):
@@ -13983,7 +16076,9 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_users_by_ids(self, message: "GetUsersByIdsRequest") -> "GetUsersByIdsResponse":
+    async def get_users_by_ids(
+        self, message: "GetUsersByIdsRequest"
+    ) -> "GetUsersByIdsResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -13991,11 +16086,15 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_user_by_email(self, message: "GetUserByEmailRequest") -> "GetUserByEmailResponse":
+    async def get_user_by_email(
+        self, message: "GetUserByEmailRequest"
+    ) -> "GetUserByEmailResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_user_by_username(self, message: "GetUserByUsernameRequest") -> "GetUserByUsernameResponse":
+    async def get_user_by_username(
+        self, message: "GetUserByUsernameRequest"
+    ) -> "GetUserByUsernameResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -14005,7 +16104,9 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_users_in_team(self, message: "GetUsersInTeamRequest") -> "GetUsersInTeamResponse":
+    async def get_users_in_team(
+        self, message: "GetUsersInTeamRequest"
+    ) -> "GetUsersInTeamResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -14013,7 +16114,9 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_user_status(self, message: "GetUserStatusRequest") -> "GetUserStatusResponse":
+    async def get_user_status(
+        self, message: "GetUserStatusRequest"
+    ) -> "GetUserStatusResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -14023,7 +16126,9 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def update_user_status(self, message: "UpdateUserStatusRequest") -> "UpdateUserStatusResponse":
+    async def update_user_status(
+        self, message: "UpdateUserStatusRequest"
+    ) -> "UpdateUserStatusResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -14033,7 +16138,9 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def update_user_active(self, message: "UpdateUserActiveRequest") -> "UpdateUserActiveResponse":
+    async def update_user_active(
+        self, message: "UpdateUserActiveRequest"
+    ) -> "UpdateUserActiveResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -14049,7 +16156,9 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_users_in_channel(self, message: "GetUsersInChannelRequest") -> "GetUsersInChannelResponse":
+    async def get_users_in_channel(
+        self, message: "GetUsersInChannelRequest"
+    ) -> "GetUsersInChannelResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -14059,19 +16168,27 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def search_users(self, message: "SearchUsersRequest") -> "SearchUsersResponse":
+    async def search_users(
+        self, message: "SearchUsersRequest"
+    ) -> "SearchUsersResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_profile_image(self, message: "GetProfileImageRequest") -> "GetProfileImageResponse":
+    async def get_profile_image(
+        self, message: "GetProfileImageRequest"
+    ) -> "GetProfileImageResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def set_profile_image(self, message: "SetProfileImageRequest") -> "SetProfileImageResponse":
+    async def set_profile_image(
+        self, message: "SetProfileImageRequest"
+    ) -> "SetProfileImageResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def has_permission_to(self, message: "HasPermissionToRequest") -> "HasPermissionToResponse":
+    async def has_permission_to(
+        self, message: "HasPermissionToRequest"
+    ) -> "HasPermissionToResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -14087,15 +16204,21 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def publish_user_typing(self, message: "PublishUserTypingRequest") -> "PublishUserTypingResponse":
+    async def publish_user_typing(
+        self, message: "PublishUserTypingRequest"
+    ) -> "PublishUserTypingResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def update_user_auth(self, message: "UpdateUserAuthRequest") -> "UpdateUserAuthResponse":
+    async def update_user_auth(
+        self, message: "UpdateUserAuthRequest"
+    ) -> "UpdateUserAuthResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def update_user_roles(self, message: "UpdateUserRolesRequest") -> "UpdateUserRolesResponse":
+    async def update_user_roles(
+        self, message: "UpdateUserRolesRequest"
+    ) -> "UpdateUserRolesResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -14103,7 +16226,9 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def create_session(self, message: "CreateSessionRequest") -> "CreateSessionResponse":
+    async def create_session(
+        self, message: "CreateSessionRequest"
+    ) -> "CreateSessionResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -14113,7 +16238,9 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def revoke_session(self, message: "RevokeSessionRequest") -> "RevokeSessionResponse":
+    async def revoke_session(
+        self, message: "RevokeSessionRequest"
+    ) -> "RevokeSessionResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -14145,7 +16272,9 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_team_by_name(self, message: "GetTeamByNameRequest") -> "GetTeamByNameResponse":
+    async def get_team_by_name(
+        self, message: "GetTeamByNameRequest"
+    ) -> "GetTeamByNameResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -14159,19 +16288,27 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def search_teams(self, message: "SearchTeamsRequest") -> "SearchTeamsResponse":
+    async def search_teams(
+        self, message: "SearchTeamsRequest"
+    ) -> "SearchTeamsResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_teams_for_user(self, message: "GetTeamsForUserRequest") -> "GetTeamsForUserResponse":
+    async def get_teams_for_user(
+        self, message: "GetTeamsForUserRequest"
+    ) -> "GetTeamsForUserResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def create_team_member(self, message: "CreateTeamMemberRequest") -> "CreateTeamMemberResponse":
+    async def create_team_member(
+        self, message: "CreateTeamMemberRequest"
+    ) -> "CreateTeamMemberResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def create_team_members(self, message: "CreateTeamMembersRequest") -> "CreateTeamMembersResponse":
+    async def create_team_members(
+        self, message: "CreateTeamMembersRequest"
+    ) -> "CreateTeamMembersResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -14181,15 +16318,21 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def delete_team_member(self, message: "DeleteTeamMemberRequest") -> "DeleteTeamMemberResponse":
+    async def delete_team_member(
+        self, message: "DeleteTeamMemberRequest"
+    ) -> "DeleteTeamMemberResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_team_members(self, message: "GetTeamMembersRequest") -> "GetTeamMembersResponse":
+    async def get_team_members(
+        self, message: "GetTeamMembersRequest"
+    ) -> "GetTeamMembersResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_team_member(self, message: "GetTeamMemberRequest") -> "GetTeamMemberResponse":
+    async def get_team_member(
+        self, message: "GetTeamMemberRequest"
+    ) -> "GetTeamMemberResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -14205,27 +16348,39 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_team_icon(self, message: "GetTeamIconRequest") -> "GetTeamIconResponse":
+    async def get_team_icon(
+        self, message: "GetTeamIconRequest"
+    ) -> "GetTeamIconResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def set_team_icon(self, message: "SetTeamIconRequest") -> "SetTeamIconResponse":
+    async def set_team_icon(
+        self, message: "SetTeamIconRequest"
+    ) -> "SetTeamIconResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def remove_team_icon(self, message: "RemoveTeamIconRequest") -> "RemoveTeamIconResponse":
+    async def remove_team_icon(
+        self, message: "RemoveTeamIconRequest"
+    ) -> "RemoveTeamIconResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_team_stats(self, message: "GetTeamStatsRequest") -> "GetTeamStatsResponse":
+    async def get_team_stats(
+        self, message: "GetTeamStatsRequest"
+    ) -> "GetTeamStatsResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def create_channel(self, message: "CreateChannelRequest") -> "CreateChannelResponse":
+    async def create_channel(
+        self, message: "CreateChannelRequest"
+    ) -> "CreateChannelResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def delete_channel(self, message: "DeleteChannelRequest") -> "DeleteChannelResponse":
+    async def delete_channel(
+        self, message: "DeleteChannelRequest"
+    ) -> "DeleteChannelResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -14239,7 +16394,9 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_channel_by_name(self, message: "GetChannelByNameRequest") -> "GetChannelByNameResponse":
+    async def get_channel_by_name(
+        self, message: "GetChannelByNameRequest"
+    ) -> "GetChannelByNameResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -14255,39 +16412,57 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_channel_stats(self, message: "GetChannelStatsRequest") -> "GetChannelStatsResponse":
+    async def get_channel_stats(
+        self, message: "GetChannelStatsRequest"
+    ) -> "GetChannelStatsResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_direct_channel(self, message: "GetDirectChannelRequest") -> "GetDirectChannelResponse":
+    async def get_direct_channel(
+        self, message: "GetDirectChannelRequest"
+    ) -> "GetDirectChannelResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_group_channel(self, message: "GetGroupChannelRequest") -> "GetGroupChannelResponse":
+    async def get_group_channel(
+        self, message: "GetGroupChannelRequest"
+    ) -> "GetGroupChannelResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def update_channel(self, message: "UpdateChannelRequest") -> "UpdateChannelResponse":
+    async def update_channel(
+        self, message: "UpdateChannelRequest"
+    ) -> "UpdateChannelResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def search_channels(self, message: "SearchChannelsRequest") -> "SearchChannelsResponse":
+    async def search_channels(
+        self, message: "SearchChannelsRequest"
+    ) -> "SearchChannelsResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def add_channel_member(self, message: "AddChannelMemberRequest") -> "AddChannelMemberResponse":
+    async def add_channel_member(
+        self, message: "AddChannelMemberRequest"
+    ) -> "AddChannelMemberResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def add_user_to_channel(self, message: "AddUserToChannelRequest") -> "AddUserToChannelResponse":
+    async def add_user_to_channel(
+        self, message: "AddUserToChannelRequest"
+    ) -> "AddUserToChannelResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_channel_member(self, message: "GetChannelMemberRequest") -> "GetChannelMemberResponse":
+    async def get_channel_member(
+        self, message: "GetChannelMemberRequest"
+    ) -> "GetChannelMemberResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_channel_members(self, message: "GetChannelMembersRequest") -> "GetChannelMembersResponse":
+    async def get_channel_members(
+        self, message: "GetChannelMembersRequest"
+    ) -> "GetChannelMembersResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -14349,19 +16524,27 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def add_reaction(self, message: "AddReactionRequest") -> "AddReactionResponse":
+    async def add_reaction(
+        self, message: "AddReactionRequest"
+    ) -> "AddReactionResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def remove_reaction(self, message: "RemoveReactionRequest") -> "RemoveReactionResponse":
+    async def remove_reaction(
+        self, message: "RemoveReactionRequest"
+    ) -> "RemoveReactionResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_reactions(self, message: "GetReactionsRequest") -> "GetReactionsResponse":
+    async def get_reactions(
+        self, message: "GetReactionsRequest"
+    ) -> "GetReactionsResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def send_ephemeral_post(self, message: "SendEphemeralPostRequest") -> "SendEphemeralPostResponse":
+    async def send_ephemeral_post(
+        self, message: "SendEphemeralPostRequest"
+    ) -> "SendEphemeralPostResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -14381,7 +16564,9 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_post_thread(self, message: "GetPostThreadRequest") -> "GetPostThreadResponse":
+    async def get_post_thread(
+        self, message: "GetPostThreadRequest"
+    ) -> "GetPostThreadResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -14389,15 +16574,21 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_posts_since(self, message: "GetPostsSinceRequest") -> "GetPostsSinceResponse":
+    async def get_posts_since(
+        self, message: "GetPostsSinceRequest"
+    ) -> "GetPostsSinceResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_posts_after(self, message: "GetPostsAfterRequest") -> "GetPostsAfterResponse":
+    async def get_posts_after(
+        self, message: "GetPostsAfterRequest"
+    ) -> "GetPostsAfterResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_posts_before(self, message: "GetPostsBeforeRequest") -> "GetPostsBeforeResponse":
+    async def get_posts_before(
+        self, message: "GetPostsBeforeRequest"
+    ) -> "GetPostsBeforeResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -14411,7 +16602,9 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def search_posts_in_team(self, message: "SearchPostsInTeamRequest") -> "SearchPostsInTeamResponse":
+    async def search_posts_in_team(
+        self, message: "SearchPostsInTeamRequest"
+    ) -> "SearchPostsInTeamResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -14421,11 +16614,15 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_emoji_list(self, message: "GetEmojiListRequest") -> "GetEmojiListResponse":
+    async def get_emoji_list(
+        self, message: "GetEmojiListRequest"
+    ) -> "GetEmojiListResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_emoji_by_name(self, message: "GetEmojiByNameRequest") -> "GetEmojiByNameResponse":
+    async def get_emoji_by_name(
+        self, message: "GetEmojiByNameRequest"
+    ) -> "GetEmojiByNameResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -14433,7 +16630,9 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_emoji_image(self, message: "GetEmojiImageRequest") -> "GetEmojiImageResponse":
+    async def get_emoji_image(
+        self, message: "GetEmojiImageRequest"
+    ) -> "GetEmojiImageResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -14441,7 +16640,9 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def kv_compare_and_set(self, message: "KvCompareAndSetRequest") -> "KvCompareAndSetResponse":
+    async def kv_compare_and_set(
+        self, message: "KvCompareAndSetRequest"
+    ) -> "KvCompareAndSetResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -14451,11 +16652,15 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def kv_set_with_options(self, message: "KvSetWithOptionsRequest") -> "KvSetWithOptionsResponse":
+    async def kv_set_with_options(
+        self, message: "KvSetWithOptionsRequest"
+    ) -> "KvSetWithOptionsResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def kv_set_with_expiry(self, message: "KvSetWithExpiryRequest") -> "KvSetWithExpiryResponse":
+    async def kv_set_with_expiry(
+        self, message: "KvSetWithExpiryRequest"
+    ) -> "KvSetWithExpiryResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -14467,7 +16672,9 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def kv_delete_all(self, message: "KvDeleteAllRequest") -> "KvDeleteAllResponse":
+    async def kv_delete_all(
+        self, message: "KvDeleteAllRequest"
+    ) -> "KvDeleteAllResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -14501,15 +16708,21 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_plugin_config(self, message: "GetPluginConfigRequest") -> "GetPluginConfigResponse":
+    async def get_plugin_config(
+        self, message: "GetPluginConfigRequest"
+    ) -> "GetPluginConfigResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def save_plugin_config(self, message: "SavePluginConfigRequest") -> "SavePluginConfigResponse":
+    async def save_plugin_config(
+        self, message: "SavePluginConfigRequest"
+    ) -> "SavePluginConfigResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_bundle_path(self, message: "GetBundlePathRequest") -> "GetBundlePathResponse":
+    async def get_bundle_path(
+        self, message: "GetBundlePathRequest"
+    ) -> "GetBundlePathResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -14517,27 +16730,39 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def enable_plugin(self, message: "EnablePluginRequest") -> "EnablePluginResponse":
+    async def enable_plugin(
+        self, message: "EnablePluginRequest"
+    ) -> "EnablePluginResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def disable_plugin(self, message: "DisablePluginRequest") -> "DisablePluginResponse":
+    async def disable_plugin(
+        self, message: "DisablePluginRequest"
+    ) -> "DisablePluginResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def remove_plugin(self, message: "RemovePluginRequest") -> "RemovePluginResponse":
+    async def remove_plugin(
+        self, message: "RemovePluginRequest"
+    ) -> "RemovePluginResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_plugin_status(self, message: "GetPluginStatusRequest") -> "GetPluginStatusResponse":
+    async def get_plugin_status(
+        self, message: "GetPluginStatusRequest"
+    ) -> "GetPluginStatusResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def install_plugin(self, message: "InstallPluginRequest") -> "InstallPluginResponse":
+    async def install_plugin(
+        self, message: "InstallPluginRequest"
+    ) -> "InstallPluginResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_plugin_id(self, message: "GetPluginIdRequest") -> "GetPluginIdResponse":
+    async def get_plugin_id(
+        self, message: "GetPluginIdRequest"
+    ) -> "GetPluginIdResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -14557,11 +16782,15 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def copy_file_infos(self, message: "CopyFileInfosRequest") -> "CopyFileInfosResponse":
+    async def copy_file_infos(
+        self, message: "CopyFileInfosRequest"
+    ) -> "CopyFileInfosResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_file_info(self, message: "GetFileInfoRequest") -> "GetFileInfoResponse":
+    async def get_file_info(
+        self, message: "GetFileInfoRequest"
+    ) -> "GetFileInfoResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -14571,7 +16800,9 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_file_infos(self, message: "GetFileInfosRequest") -> "GetFileInfosResponse":
+    async def get_file_infos(
+        self, message: "GetFileInfosRequest"
+    ) -> "GetFileInfosResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -14579,7 +16810,9 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_file_link(self, message: "GetFileLinkRequest") -> "GetFileLinkResponse":
+    async def get_file_link(
+        self, message: "GetFileLinkRequest"
+    ) -> "GetFileLinkResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -14601,7 +16834,9 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_upload_session(self, message: "GetUploadSessionRequest") -> "GetUploadSessionResponse":
+    async def get_upload_session(
+        self, message: "GetUploadSessionRequest"
+    ) -> "GetUploadSessionResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -14621,7 +16856,9 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def update_bot_active(self, message: "UpdateBotActiveRequest") -> "UpdateBotActiveResponse":
+    async def update_bot_active(
+        self, message: "UpdateBotActiveRequest"
+    ) -> "UpdateBotActiveResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -14631,7 +16868,9 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def ensure_bot_user(self, message: "EnsureBotUserRequest") -> "EnsureBotUserResponse":
+    async def ensure_bot_user(
+        self, message: "EnsureBotUserRequest"
+    ) -> "EnsureBotUserResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -14639,11 +16878,15 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def is_enterprise_ready(self, message: "IsEnterpriseReadyRequest") -> "IsEnterpriseReadyResponse":
+    async def is_enterprise_ready(
+        self, message: "IsEnterpriseReadyRequest"
+    ) -> "IsEnterpriseReadyResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_server_version(self, message: "GetServerVersionRequest") -> "GetServerVersionResponse":
+    async def get_server_version(
+        self, message: "GetServerVersionRequest"
+    ) -> "GetServerVersionResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -14653,19 +16896,27 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_diagnostic_id(self, message: "GetDiagnosticIdRequest") -> "GetDiagnosticIdResponse":
+    async def get_diagnostic_id(
+        self, message: "GetDiagnosticIdRequest"
+    ) -> "GetDiagnosticIdResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_telemetry_id(self, message: "GetTelemetryIdRequest") -> "GetTelemetryIdResponse":
+    async def get_telemetry_id(
+        self, message: "GetTelemetryIdRequest"
+    ) -> "GetTelemetryIdResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def register_command(self, message: "RegisterCommandRequest") -> "RegisterCommandResponse":
+    async def register_command(
+        self, message: "RegisterCommandRequest"
+    ) -> "RegisterCommandResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def unregister_command(self, message: "UnregisterCommandRequest") -> "UnregisterCommandResponse":
+    async def unregister_command(
+        self, message: "UnregisterCommandRequest"
+    ) -> "UnregisterCommandResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -14675,11 +16926,15 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def create_command(self, message: "CreateCommandRequest") -> "CreateCommandResponse":
+    async def create_command(
+        self, message: "CreateCommandRequest"
+    ) -> "CreateCommandResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def list_commands(self, message: "ListCommandsRequest") -> "ListCommandsResponse":
+    async def list_commands(
+        self, message: "ListCommandsRequest"
+    ) -> "ListCommandsResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -14705,11 +16960,15 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def update_command(self, message: "UpdateCommandRequest") -> "UpdateCommandResponse":
+    async def update_command(
+        self, message: "UpdateCommandRequest"
+    ) -> "UpdateCommandResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def delete_command(self, message: "DeleteCommandRequest") -> "DeleteCommandResponse":
+    async def delete_command(
+        self, message: "DeleteCommandRequest"
+    ) -> "DeleteCommandResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -14737,19 +16996,27 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def create_o_auth_app(self, message: "CreateOAuthAppRequest") -> "CreateOAuthAppResponse":
+    async def create_o_auth_app(
+        self, message: "CreateOAuthAppRequest"
+    ) -> "CreateOAuthAppResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_o_auth_app(self, message: "GetOAuthAppRequest") -> "GetOAuthAppResponse":
+    async def get_o_auth_app(
+        self, message: "GetOAuthAppRequest"
+    ) -> "GetOAuthAppResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def update_o_auth_app(self, message: "UpdateOAuthAppRequest") -> "UpdateOAuthAppResponse":
+    async def update_o_auth_app(
+        self, message: "UpdateOAuthAppRequest"
+    ) -> "UpdateOAuthAppResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def delete_o_auth_app(self, message: "DeleteOAuthAppRequest") -> "DeleteOAuthAppResponse":
+    async def delete_o_auth_app(
+        self, message: "DeleteOAuthAppRequest"
+    ) -> "DeleteOAuthAppResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -14757,7 +17024,9 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_group_by_name(self, message: "GetGroupByNameRequest") -> "GetGroupByNameResponse":
+    async def get_group_by_name(
+        self, message: "GetGroupByNameRequest"
+    ) -> "GetGroupByNameResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -14767,15 +17036,21 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_groups_by_source(self, message: "GetGroupsBySourceRequest") -> "GetGroupsBySourceResponse":
+    async def get_groups_by_source(
+        self, message: "GetGroupsBySourceRequest"
+    ) -> "GetGroupsBySourceResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_groups_for_user(self, message: "GetGroupsForUserRequest") -> "GetGroupsForUserResponse":
+    async def get_groups_for_user(
+        self, message: "GetGroupsForUserRequest"
+    ) -> "GetGroupsForUserResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def upsert_group_member(self, message: "UpsertGroupMemberRequest") -> "UpsertGroupMemberResponse":
+    async def upsert_group_member(
+        self, message: "UpsertGroupMemberRequest"
+    ) -> "UpsertGroupMemberResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -14791,31 +17066,45 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def create_group(self, message: "CreateGroupRequest") -> "CreateGroupResponse":
+    async def create_group(
+        self, message: "CreateGroupRequest"
+    ) -> "CreateGroupResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def update_group(self, message: "UpdateGroupRequest") -> "UpdateGroupResponse":
+    async def update_group(
+        self, message: "UpdateGroupRequest"
+    ) -> "UpdateGroupResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def delete_group(self, message: "DeleteGroupRequest") -> "DeleteGroupResponse":
+    async def delete_group(
+        self, message: "DeleteGroupRequest"
+    ) -> "DeleteGroupResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def restore_group(self, message: "RestoreGroupRequest") -> "RestoreGroupResponse":
+    async def restore_group(
+        self, message: "RestoreGroupRequest"
+    ) -> "RestoreGroupResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def delete_group_member(self, message: "DeleteGroupMemberRequest") -> "DeleteGroupMemberResponse":
+    async def delete_group_member(
+        self, message: "DeleteGroupMemberRequest"
+    ) -> "DeleteGroupMemberResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_group_syncable(self, message: "GetGroupSyncableRequest") -> "GetGroupSyncableResponse":
+    async def get_group_syncable(
+        self, message: "GetGroupSyncableRequest"
+    ) -> "GetGroupSyncableResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_group_syncables(self, message: "GetGroupSyncablesRequest") -> "GetGroupSyncablesResponse":
+    async def get_group_syncables(
+        self, message: "GetGroupSyncablesRequest"
+    ) -> "GetGroupSyncablesResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -14865,7 +17154,9 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def share_channel(self, message: "ShareChannelRequest") -> "ShareChannelResponse":
+    async def share_channel(
+        self, message: "ShareChannelRequest"
+    ) -> "ShareChannelResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -14875,7 +17166,9 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def unshare_channel(self, message: "UnshareChannelRequest") -> "UnshareChannelResponse":
+    async def unshare_channel(
+        self, message: "UnshareChannelRequest"
+    ) -> "UnshareChannelResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -14885,7 +17178,9 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def sync_shared_channel(self, message: "SyncSharedChannelRequest") -> "SyncSharedChannelResponse":
+    async def sync_shared_channel(
+        self, message: "SyncSharedChannelRequest"
+    ) -> "SyncSharedChannelResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -14907,11 +17202,15 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_property_field(self, message: "GetPropertyFieldRequest") -> "GetPropertyFieldResponse":
+    async def get_property_field(
+        self, message: "GetPropertyFieldRequest"
+    ) -> "GetPropertyFieldResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_property_fields(self, message: "GetPropertyFieldsRequest") -> "GetPropertyFieldsResponse":
+    async def get_property_fields(
+        self, message: "GetPropertyFieldsRequest"
+    ) -> "GetPropertyFieldsResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -14951,11 +17250,15 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_property_value(self, message: "GetPropertyValueRequest") -> "GetPropertyValueResponse":
+    async def get_property_value(
+        self, message: "GetPropertyValueRequest"
+    ) -> "GetPropertyValueResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_property_values(self, message: "GetPropertyValuesRequest") -> "GetPropertyValuesResponse":
+    async def get_property_values(
+        self, message: "GetPropertyValuesRequest"
+    ) -> "GetPropertyValuesResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -14989,7 +17292,9 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_property_group(self, message: "GetPropertyGroupRequest") -> "GetPropertyGroupResponse":
+    async def get_property_group(
+        self, message: "GetPropertyGroupRequest"
+    ) -> "GetPropertyGroupResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -15029,7 +17334,9 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def log_audit_rec(self, message: "LogAuditRecRequest") -> "LogAuditRecResponse":
+    async def log_audit_rec(
+        self, message: "LogAuditRecRequest"
+    ) -> "LogAuditRecResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -15043,7 +17350,9 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def get_cloud_limits(self, message: "GetCloudLimitsRequest") -> "GetCloudLimitsResponse":
+    async def get_cloud_limits(
+        self, message: "GetCloudLimitsRequest"
+    ) -> "GetCloudLimitsResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -15112,21 +17421,25 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_users_by_ids(
-        self, stream: "grpclib.server.Stream[GetUsersByIdsRequest, GetUsersByIdsResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetUsersByIdsRequest, GetUsersByIdsResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
         response = await self.get_users_by_ids(request)
         await stream.send_message(response)
 
-    async def __rpc_get_user(self, stream: "grpclib.server.Stream[GetUserRequest, GetUserResponse]") -> None:
+    async def __rpc_get_user(
+        self, stream: "grpclib.server.Stream[GetUserRequest, GetUserResponse]"
+    ) -> None:
         request = await stream.recv_message()
         assert request is not None
         response = await self.get_user(request)
         await stream.send_message(response)
 
     async def __rpc_get_user_by_email(
-        self, stream: "grpclib.server.Stream[GetUserByEmailRequest, GetUserByEmailResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetUserByEmailRequest, GetUserByEmailResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15134,7 +17447,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_user_by_username(
-        self, stream: "grpclib.server.Stream[GetUserByUsernameRequest, GetUserByUsernameResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetUserByUsernameRequest, GetUserByUsernameResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15142,7 +17456,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_users_by_usernames(
-        self, stream: "grpclib.server.Stream[GetUsersByUsernamesRequest, GetUsersByUsernamesResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetUsersByUsernamesRequest, GetUsersByUsernamesResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15150,7 +17465,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_users_in_team(
-        self, stream: "grpclib.server.Stream[GetUsersInTeamRequest, GetUsersInTeamResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetUsersInTeamRequest, GetUsersInTeamResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15166,7 +17482,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_user_status(
-        self, stream: "grpclib.server.Stream[GetUserStatusRequest, GetUserStatusResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetUserStatusRequest, GetUserStatusResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15174,7 +17491,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_user_statuses_by_ids(
-        self, stream: "grpclib.server.Stream[GetUserStatusesByIdsRequest, GetUserStatusesByIdsResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetUserStatusesByIdsRequest, GetUserStatusesByIdsResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15182,7 +17500,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_update_user_status(
-        self, stream: "grpclib.server.Stream[UpdateUserStatusRequest, UpdateUserStatusResponse]"
+        self,
+        stream: "grpclib.server.Stream[UpdateUserStatusRequest, UpdateUserStatusResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15190,7 +17509,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_set_user_status_timed_dnd(
-        self, stream: "grpclib.server.Stream[SetUserStatusTimedDndRequest, SetUserStatusTimedDndResponse]"
+        self,
+        stream: "grpclib.server.Stream[SetUserStatusTimedDndRequest, SetUserStatusTimedDndResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15198,7 +17518,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_update_user_active(
-        self, stream: "grpclib.server.Stream[UpdateUserActiveRequest, UpdateUserActiveResponse]"
+        self,
+        stream: "grpclib.server.Stream[UpdateUserActiveRequest, UpdateUserActiveResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15206,7 +17527,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_update_user_custom_status(
-        self, stream: "grpclib.server.Stream[UpdateUserCustomStatusRequest, UpdateUserCustomStatusResponse]"
+        self,
+        stream: "grpclib.server.Stream[UpdateUserCustomStatusRequest, UpdateUserCustomStatusResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15214,7 +17536,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_remove_user_custom_status(
-        self, stream: "grpclib.server.Stream[RemoveUserCustomStatusRequest, RemoveUserCustomStatusResponse]"
+        self,
+        stream: "grpclib.server.Stream[RemoveUserCustomStatusRequest, RemoveUserCustomStatusResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15222,7 +17545,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_users_in_channel(
-        self, stream: "grpclib.server.Stream[GetUsersInChannelRequest, GetUsersInChannelResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetUsersInChannelRequest, GetUsersInChannelResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15230,7 +17554,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_ldap_user_attributes(
-        self, stream: "grpclib.server.Stream[GetLdapUserAttributesRequest, GetLdapUserAttributesResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetLdapUserAttributesRequest, GetLdapUserAttributesResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15246,7 +17571,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_profile_image(
-        self, stream: "grpclib.server.Stream[GetProfileImageRequest, GetProfileImageResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetProfileImageRequest, GetProfileImageResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15254,7 +17580,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_set_profile_image(
-        self, stream: "grpclib.server.Stream[SetProfileImageRequest, SetProfileImageResponse]"
+        self,
+        stream: "grpclib.server.Stream[SetProfileImageRequest, SetProfileImageResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15262,7 +17589,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_has_permission_to(
-        self, stream: "grpclib.server.Stream[HasPermissionToRequest, HasPermissionToResponse]"
+        self,
+        stream: "grpclib.server.Stream[HasPermissionToRequest, HasPermissionToResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15270,7 +17598,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_has_permission_to_team(
-        self, stream: "grpclib.server.Stream[HasPermissionToTeamRequest, HasPermissionToTeamResponse]"
+        self,
+        stream: "grpclib.server.Stream[HasPermissionToTeamRequest, HasPermissionToTeamResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15278,7 +17607,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_has_permission_to_channel(
-        self, stream: "grpclib.server.Stream[HasPermissionToChannelRequest, HasPermissionToChannelResponse]"
+        self,
+        stream: "grpclib.server.Stream[HasPermissionToChannelRequest, HasPermissionToChannelResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15286,7 +17616,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_publish_user_typing(
-        self, stream: "grpclib.server.Stream[PublishUserTypingRequest, PublishUserTypingResponse]"
+        self,
+        stream: "grpclib.server.Stream[PublishUserTypingRequest, PublishUserTypingResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15294,7 +17625,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_update_user_auth(
-        self, stream: "grpclib.server.Stream[UpdateUserAuthRequest, UpdateUserAuthResponse]"
+        self,
+        stream: "grpclib.server.Stream[UpdateUserAuthRequest, UpdateUserAuthResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15302,7 +17634,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_update_user_roles(
-        self, stream: "grpclib.server.Stream[UpdateUserRolesRequest, UpdateUserRolesResponse]"
+        self,
+        stream: "grpclib.server.Stream[UpdateUserRolesRequest, UpdateUserRolesResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15318,7 +17651,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_create_session(
-        self, stream: "grpclib.server.Stream[CreateSessionRequest, CreateSessionResponse]"
+        self,
+        stream: "grpclib.server.Stream[CreateSessionRequest, CreateSessionResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15326,7 +17660,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_extend_session_expiry(
-        self, stream: "grpclib.server.Stream[ExtendSessionExpiryRequest, ExtendSessionExpiryResponse]"
+        self,
+        stream: "grpclib.server.Stream[ExtendSessionExpiryRequest, ExtendSessionExpiryResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15334,7 +17669,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_revoke_session(
-        self, stream: "grpclib.server.Stream[RevokeSessionRequest, RevokeSessionResponse]"
+        self,
+        stream: "grpclib.server.Stream[RevokeSessionRequest, RevokeSessionResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15342,7 +17678,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_create_user_access_token(
-        self, stream: "grpclib.server.Stream[CreateUserAccessTokenRequest, CreateUserAccessTokenResponse]"
+        self,
+        stream: "grpclib.server.Stream[CreateUserAccessTokenRequest, CreateUserAccessTokenResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15350,7 +17687,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_revoke_user_access_token(
-        self, stream: "grpclib.server.Stream[RevokeUserAccessTokenRequest, RevokeUserAccessTokenResponse]"
+        self,
+        stream: "grpclib.server.Stream[RevokeUserAccessTokenRequest, RevokeUserAccessTokenResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15381,14 +17719,17 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         response = await self.get_teams(request)
         await stream.send_message(response)
 
-    async def __rpc_get_team(self, stream: "grpclib.server.Stream[GetTeamRequest, GetTeamResponse]") -> None:
+    async def __rpc_get_team(
+        self, stream: "grpclib.server.Stream[GetTeamRequest, GetTeamResponse]"
+    ) -> None:
         request = await stream.recv_message()
         assert request is not None
         response = await self.get_team(request)
         await stream.send_message(response)
 
     async def __rpc_get_team_by_name(
-        self, stream: "grpclib.server.Stream[GetTeamByNameRequest, GetTeamByNameResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetTeamByNameRequest, GetTeamByNameResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15396,7 +17737,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_teams_unread_for_user(
-        self, stream: "grpclib.server.Stream[GetTeamsUnreadForUserRequest, GetTeamsUnreadForUserResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetTeamsUnreadForUserRequest, GetTeamsUnreadForUserResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15420,7 +17762,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_teams_for_user(
-        self, stream: "grpclib.server.Stream[GetTeamsForUserRequest, GetTeamsForUserResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetTeamsForUserRequest, GetTeamsForUserResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15428,7 +17771,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_create_team_member(
-        self, stream: "grpclib.server.Stream[CreateTeamMemberRequest, CreateTeamMemberResponse]"
+        self,
+        stream: "grpclib.server.Stream[CreateTeamMemberRequest, CreateTeamMemberResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15436,7 +17780,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_create_team_members(
-        self, stream: "grpclib.server.Stream[CreateTeamMembersRequest, CreateTeamMembersResponse]"
+        self,
+        stream: "grpclib.server.Stream[CreateTeamMembersRequest, CreateTeamMembersResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15453,7 +17798,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_delete_team_member(
-        self, stream: "grpclib.server.Stream[DeleteTeamMemberRequest, DeleteTeamMemberResponse]"
+        self,
+        stream: "grpclib.server.Stream[DeleteTeamMemberRequest, DeleteTeamMemberResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15461,7 +17807,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_team_members(
-        self, stream: "grpclib.server.Stream[GetTeamMembersRequest, GetTeamMembersResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetTeamMembersRequest, GetTeamMembersResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15469,7 +17816,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_team_member(
-        self, stream: "grpclib.server.Stream[GetTeamMemberRequest, GetTeamMemberResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetTeamMemberRequest, GetTeamMemberResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15477,7 +17825,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_team_members_for_user(
-        self, stream: "grpclib.server.Stream[GetTeamMembersForUserRequest, GetTeamMembersForUserResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetTeamMembersForUserRequest, GetTeamMembersForUserResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15485,7 +17834,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_update_team_member_roles(
-        self, stream: "grpclib.server.Stream[UpdateTeamMemberRolesRequest, UpdateTeamMemberRolesResponse]"
+        self,
+        stream: "grpclib.server.Stream[UpdateTeamMemberRolesRequest, UpdateTeamMemberRolesResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15509,7 +17859,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_remove_team_icon(
-        self, stream: "grpclib.server.Stream[RemoveTeamIconRequest, RemoveTeamIconResponse]"
+        self,
+        stream: "grpclib.server.Stream[RemoveTeamIconRequest, RemoveTeamIconResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15525,7 +17876,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_create_channel(
-        self, stream: "grpclib.server.Stream[CreateChannelRequest, CreateChannelResponse]"
+        self,
+        stream: "grpclib.server.Stream[CreateChannelRequest, CreateChannelResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15533,7 +17885,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_delete_channel(
-        self, stream: "grpclib.server.Stream[DeleteChannelRequest, DeleteChannelResponse]"
+        self,
+        stream: "grpclib.server.Stream[DeleteChannelRequest, DeleteChannelResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15558,7 +17911,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_channel_by_name(
-        self, stream: "grpclib.server.Stream[GetChannelByNameRequest, GetChannelByNameResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetChannelByNameRequest, GetChannelByNameResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15584,7 +17938,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_channel_stats(
-        self, stream: "grpclib.server.Stream[GetChannelStatsRequest, GetChannelStatsResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetChannelStatsRequest, GetChannelStatsResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15592,7 +17947,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_direct_channel(
-        self, stream: "grpclib.server.Stream[GetDirectChannelRequest, GetDirectChannelResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetDirectChannelRequest, GetDirectChannelResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15600,7 +17956,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_group_channel(
-        self, stream: "grpclib.server.Stream[GetGroupChannelRequest, GetGroupChannelResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetGroupChannelRequest, GetGroupChannelResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15608,7 +17965,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_update_channel(
-        self, stream: "grpclib.server.Stream[UpdateChannelRequest, UpdateChannelResponse]"
+        self,
+        stream: "grpclib.server.Stream[UpdateChannelRequest, UpdateChannelResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15616,7 +17974,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_search_channels(
-        self, stream: "grpclib.server.Stream[SearchChannelsRequest, SearchChannelsResponse]"
+        self,
+        stream: "grpclib.server.Stream[SearchChannelsRequest, SearchChannelsResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15624,7 +17983,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_add_channel_member(
-        self, stream: "grpclib.server.Stream[AddChannelMemberRequest, AddChannelMemberResponse]"
+        self,
+        stream: "grpclib.server.Stream[AddChannelMemberRequest, AddChannelMemberResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15632,7 +17992,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_add_user_to_channel(
-        self, stream: "grpclib.server.Stream[AddUserToChannelRequest, AddUserToChannelResponse]"
+        self,
+        stream: "grpclib.server.Stream[AddUserToChannelRequest, AddUserToChannelResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15640,7 +18001,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_channel_member(
-        self, stream: "grpclib.server.Stream[GetChannelMemberRequest, GetChannelMemberResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetChannelMemberRequest, GetChannelMemberResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15648,7 +18010,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_channel_members(
-        self, stream: "grpclib.server.Stream[GetChannelMembersRequest, GetChannelMembersResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetChannelMembersRequest, GetChannelMembersResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15656,7 +18019,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_channel_members_by_ids(
-        self, stream: "grpclib.server.Stream[GetChannelMembersByIdsRequest, GetChannelMembersByIdsResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetChannelMembersByIdsRequest, GetChannelMembersByIdsResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15700,7 +18064,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_delete_channel_member(
-        self, stream: "grpclib.server.Stream[DeleteChannelMemberRequest, DeleteChannelMemberResponse]"
+        self,
+        stream: "grpclib.server.Stream[DeleteChannelMemberRequest, DeleteChannelMemberResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15751,7 +18116,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_remove_reaction(
-        self, stream: "grpclib.server.Stream[RemoveReactionRequest, RemoveReactionResponse]"
+        self,
+        stream: "grpclib.server.Stream[RemoveReactionRequest, RemoveReactionResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15767,7 +18133,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_send_ephemeral_post(
-        self, stream: "grpclib.server.Stream[SendEphemeralPostRequest, SendEphemeralPostResponse]"
+        self,
+        stream: "grpclib.server.Stream[SendEphemeralPostRequest, SendEphemeralPostResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15775,7 +18142,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_update_ephemeral_post(
-        self, stream: "grpclib.server.Stream[UpdateEphemeralPostRequest, UpdateEphemeralPostResponse]"
+        self,
+        stream: "grpclib.server.Stream[UpdateEphemeralPostRequest, UpdateEphemeralPostResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15783,7 +18151,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_delete_ephemeral_post(
-        self, stream: "grpclib.server.Stream[DeleteEphemeralPostRequest, DeleteEphemeralPostResponse]"
+        self,
+        stream: "grpclib.server.Stream[DeleteEphemeralPostRequest, DeleteEphemeralPostResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15799,21 +18168,25 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_post_thread(
-        self, stream: "grpclib.server.Stream[GetPostThreadRequest, GetPostThreadResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetPostThreadRequest, GetPostThreadResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
         response = await self.get_post_thread(request)
         await stream.send_message(response)
 
-    async def __rpc_get_post(self, stream: "grpclib.server.Stream[GetPostRequest, GetPostResponse]") -> None:
+    async def __rpc_get_post(
+        self, stream: "grpclib.server.Stream[GetPostRequest, GetPostResponse]"
+    ) -> None:
         request = await stream.recv_message()
         assert request is not None
         response = await self.get_post(request)
         await stream.send_message(response)
 
     async def __rpc_get_posts_since(
-        self, stream: "grpclib.server.Stream[GetPostsSinceRequest, GetPostsSinceResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetPostsSinceRequest, GetPostsSinceResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15821,7 +18194,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_posts_after(
-        self, stream: "grpclib.server.Stream[GetPostsAfterRequest, GetPostsAfterResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetPostsAfterRequest, GetPostsAfterResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15829,7 +18203,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_posts_before(
-        self, stream: "grpclib.server.Stream[GetPostsBeforeRequest, GetPostsBeforeResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetPostsBeforeRequest, GetPostsBeforeResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15837,7 +18212,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_posts_for_channel(
-        self, stream: "grpclib.server.Stream[GetPostsForChannelRequest, GetPostsForChannelResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetPostsForChannelRequest, GetPostsForChannelResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15853,7 +18229,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_search_posts_in_team(
-        self, stream: "grpclib.server.Stream[SearchPostsInTeamRequest, SearchPostsInTeamResponse]"
+        self,
+        stream: "grpclib.server.Stream[SearchPostsInTeamRequest, SearchPostsInTeamResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15878,7 +18255,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_emoji_by_name(
-        self, stream: "grpclib.server.Stream[GetEmojiByNameRequest, GetEmojiByNameResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetEmojiByNameRequest, GetEmojiByNameResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15894,21 +18272,25 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_emoji_image(
-        self, stream: "grpclib.server.Stream[GetEmojiImageRequest, GetEmojiImageResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetEmojiImageRequest, GetEmojiImageResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
         response = await self.get_emoji_image(request)
         await stream.send_message(response)
 
-    async def __rpc_kv_set(self, stream: "grpclib.server.Stream[KvSetRequest, KvSetResponse]") -> None:
+    async def __rpc_kv_set(
+        self, stream: "grpclib.server.Stream[KvSetRequest, KvSetResponse]"
+    ) -> None:
         request = await stream.recv_message()
         assert request is not None
         response = await self.kv_set(request)
         await stream.send_message(response)
 
     async def __rpc_kv_compare_and_set(
-        self, stream: "grpclib.server.Stream[KvCompareAndSetRequest, KvCompareAndSetResponse]"
+        self,
+        stream: "grpclib.server.Stream[KvCompareAndSetRequest, KvCompareAndSetResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15916,7 +18298,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_kv_compare_and_delete(
-        self, stream: "grpclib.server.Stream[KvCompareAndDeleteRequest, KvCompareAndDeleteResponse]"
+        self,
+        stream: "grpclib.server.Stream[KvCompareAndDeleteRequest, KvCompareAndDeleteResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15924,7 +18307,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_kv_set_with_options(
-        self, stream: "grpclib.server.Stream[KvSetWithOptionsRequest, KvSetWithOptionsResponse]"
+        self,
+        stream: "grpclib.server.Stream[KvSetWithOptionsRequest, KvSetWithOptionsResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15932,14 +18316,17 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_kv_set_with_expiry(
-        self, stream: "grpclib.server.Stream[KvSetWithExpiryRequest, KvSetWithExpiryResponse]"
+        self,
+        stream: "grpclib.server.Stream[KvSetWithExpiryRequest, KvSetWithExpiryResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
         response = await self.kv_set_with_expiry(request)
         await stream.send_message(response)
 
-    async def __rpc_kv_get(self, stream: "grpclib.server.Stream[KvGetRequest, KvGetResponse]") -> None:
+    async def __rpc_kv_get(
+        self, stream: "grpclib.server.Stream[KvGetRequest, KvGetResponse]"
+    ) -> None:
         request = await stream.recv_message()
         assert request is not None
         response = await self.kv_get(request)
@@ -15961,14 +18348,17 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         response = await self.kv_delete_all(request)
         await stream.send_message(response)
 
-    async def __rpc_kv_list(self, stream: "grpclib.server.Stream[KvListRequest, KvListResponse]") -> None:
+    async def __rpc_kv_list(
+        self, stream: "grpclib.server.Stream[KvListRequest, KvListResponse]"
+    ) -> None:
         request = await stream.recv_message()
         assert request is not None
         response = await self.kv_list(request)
         await stream.send_message(response)
 
     async def __rpc_publish_web_socket_event(
-        self, stream: "grpclib.server.Stream[PublishWebSocketEventRequest, PublishWebSocketEventResponse]"
+        self,
+        stream: "grpclib.server.Stream[PublishWebSocketEventRequest, PublishWebSocketEventResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15976,7 +18366,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_load_plugin_configuration(
-        self, stream: "grpclib.server.Stream[LoadPluginConfigurationRequest, LoadPluginConfigurationResponse]"
+        self,
+        stream: "grpclib.server.Stream[LoadPluginConfigurationRequest, LoadPluginConfigurationResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -15992,7 +18383,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_unsanitized_config(
-        self, stream: "grpclib.server.Stream[GetUnsanitizedConfigRequest, GetUnsanitizedConfigResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetUnsanitizedConfigRequest, GetUnsanitizedConfigResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16008,7 +18400,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_plugin_config(
-        self, stream: "grpclib.server.Stream[GetPluginConfigRequest, GetPluginConfigResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetPluginConfigRequest, GetPluginConfigResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16016,7 +18409,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_save_plugin_config(
-        self, stream: "grpclib.server.Stream[SavePluginConfigRequest, SavePluginConfigResponse]"
+        self,
+        stream: "grpclib.server.Stream[SavePluginConfigRequest, SavePluginConfigResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16024,7 +18418,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_bundle_path(
-        self, stream: "grpclib.server.Stream[GetBundlePathRequest, GetBundlePathResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetBundlePathRequest, GetBundlePathResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16048,7 +18443,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_disable_plugin(
-        self, stream: "grpclib.server.Stream[DisablePluginRequest, DisablePluginResponse]"
+        self,
+        stream: "grpclib.server.Stream[DisablePluginRequest, DisablePluginResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16064,7 +18460,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_plugin_status(
-        self, stream: "grpclib.server.Stream[GetPluginStatusRequest, GetPluginStatusResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetPluginStatusRequest, GetPluginStatusResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16072,7 +18469,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_install_plugin(
-        self, stream: "grpclib.server.Stream[InstallPluginRequest, InstallPluginResponse]"
+        self,
+        stream: "grpclib.server.Stream[InstallPluginRequest, InstallPluginResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16095,7 +18493,9 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         response = await self.log_debug(request)
         await stream.send_message(response)
 
-    async def __rpc_log_info(self, stream: "grpclib.server.Stream[LogInfoRequest, LogInfoResponse]") -> None:
+    async def __rpc_log_info(
+        self, stream: "grpclib.server.Stream[LogInfoRequest, LogInfoResponse]"
+    ) -> None:
         request = await stream.recv_message()
         assert request is not None
         response = await self.log_info(request)
@@ -16109,14 +18509,17 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         response = await self.log_error(request)
         await stream.send_message(response)
 
-    async def __rpc_log_warn(self, stream: "grpclib.server.Stream[LogWarnRequest, LogWarnResponse]") -> None:
+    async def __rpc_log_warn(
+        self, stream: "grpclib.server.Stream[LogWarnRequest, LogWarnResponse]"
+    ) -> None:
         request = await stream.recv_message()
         assert request is not None
         response = await self.log_warn(request)
         await stream.send_message(response)
 
     async def __rpc_copy_file_infos(
-        self, stream: "grpclib.server.Stream[CopyFileInfosRequest, CopyFileInfosResponse]"
+        self,
+        stream: "grpclib.server.Stream[CopyFileInfosRequest, CopyFileInfosResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16148,7 +18551,9 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         response = await self.get_file_infos(request)
         await stream.send_message(response)
 
-    async def __rpc_get_file(self, stream: "grpclib.server.Stream[GetFileRequest, GetFileResponse]") -> None:
+    async def __rpc_get_file(
+        self, stream: "grpclib.server.Stream[GetFileRequest, GetFileResponse]"
+    ) -> None:
         request = await stream.recv_message()
         assert request is not None
         response = await self.get_file(request)
@@ -16179,7 +18584,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_create_upload_session(
-        self, stream: "grpclib.server.Stream[CreateUploadSessionRequest, CreateUploadSessionResponse]"
+        self,
+        stream: "grpclib.server.Stream[CreateUploadSessionRequest, CreateUploadSessionResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16195,7 +18601,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_upload_session(
-        self, stream: "grpclib.server.Stream[GetUploadSessionRequest, GetUploadSessionResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetUploadSessionRequest, GetUploadSessionResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16218,20 +18625,25 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         response = await self.patch_bot(request)
         await stream.send_message(response)
 
-    async def __rpc_get_bot(self, stream: "grpclib.server.Stream[GetBotRequest, GetBotResponse]") -> None:
+    async def __rpc_get_bot(
+        self, stream: "grpclib.server.Stream[GetBotRequest, GetBotResponse]"
+    ) -> None:
         request = await stream.recv_message()
         assert request is not None
         response = await self.get_bot(request)
         await stream.send_message(response)
 
-    async def __rpc_get_bots(self, stream: "grpclib.server.Stream[GetBotsRequest, GetBotsResponse]") -> None:
+    async def __rpc_get_bots(
+        self, stream: "grpclib.server.Stream[GetBotsRequest, GetBotsResponse]"
+    ) -> None:
         request = await stream.recv_message()
         assert request is not None
         response = await self.get_bots(request)
         await stream.send_message(response)
 
     async def __rpc_update_bot_active(
-        self, stream: "grpclib.server.Stream[UpdateBotActiveRequest, UpdateBotActiveResponse]"
+        self,
+        stream: "grpclib.server.Stream[UpdateBotActiveRequest, UpdateBotActiveResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16239,7 +18651,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_permanent_delete_bot(
-        self, stream: "grpclib.server.Stream[PermanentDeleteBotRequest, PermanentDeleteBotResponse]"
+        self,
+        stream: "grpclib.server.Stream[PermanentDeleteBotRequest, PermanentDeleteBotResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16247,7 +18660,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_ensure_bot_user(
-        self, stream: "grpclib.server.Stream[EnsureBotUserRequest, EnsureBotUserResponse]"
+        self,
+        stream: "grpclib.server.Stream[EnsureBotUserRequest, EnsureBotUserResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16263,7 +18677,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_is_enterprise_ready(
-        self, stream: "grpclib.server.Stream[IsEnterpriseReadyRequest, IsEnterpriseReadyResponse]"
+        self,
+        stream: "grpclib.server.Stream[IsEnterpriseReadyRequest, IsEnterpriseReadyResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16271,7 +18686,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_server_version(
-        self, stream: "grpclib.server.Stream[GetServerVersionRequest, GetServerVersionResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetServerVersionRequest, GetServerVersionResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16279,7 +18695,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_system_install_date(
-        self, stream: "grpclib.server.Stream[GetSystemInstallDateRequest, GetSystemInstallDateResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetSystemInstallDateRequest, GetSystemInstallDateResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16287,7 +18704,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_diagnostic_id(
-        self, stream: "grpclib.server.Stream[GetDiagnosticIdRequest, GetDiagnosticIdResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetDiagnosticIdRequest, GetDiagnosticIdResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16295,7 +18713,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_telemetry_id(
-        self, stream: "grpclib.server.Stream[GetTelemetryIdRequest, GetTelemetryIdResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetTelemetryIdRequest, GetTelemetryIdResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16303,7 +18722,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_register_command(
-        self, stream: "grpclib.server.Stream[RegisterCommandRequest, RegisterCommandResponse]"
+        self,
+        stream: "grpclib.server.Stream[RegisterCommandRequest, RegisterCommandResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16311,7 +18731,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_unregister_command(
-        self, stream: "grpclib.server.Stream[UnregisterCommandRequest, UnregisterCommandResponse]"
+        self,
+        stream: "grpclib.server.Stream[UnregisterCommandRequest, UnregisterCommandResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16319,7 +18740,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_execute_slash_command(
-        self, stream: "grpclib.server.Stream[ExecuteSlashCommandRequest, ExecuteSlashCommandResponse]"
+        self,
+        stream: "grpclib.server.Stream[ExecuteSlashCommandRequest, ExecuteSlashCommandResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16327,7 +18749,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_create_command(
-        self, stream: "grpclib.server.Stream[CreateCommandRequest, CreateCommandResponse]"
+        self,
+        stream: "grpclib.server.Stream[CreateCommandRequest, CreateCommandResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16343,7 +18766,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_list_custom_commands(
-        self, stream: "grpclib.server.Stream[ListCustomCommandsRequest, ListCustomCommandsResponse]"
+        self,
+        stream: "grpclib.server.Stream[ListCustomCommandsRequest, ListCustomCommandsResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16351,7 +18775,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_list_plugin_commands(
-        self, stream: "grpclib.server.Stream[ListPluginCommandsRequest, ListPluginCommandsResponse]"
+        self,
+        stream: "grpclib.server.Stream[ListPluginCommandsRequest, ListPluginCommandsResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16359,7 +18784,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_list_built_in_commands(
-        self, stream: "grpclib.server.Stream[ListBuiltInCommandsRequest, ListBuiltInCommandsResponse]"
+        self,
+        stream: "grpclib.server.Stream[ListBuiltInCommandsRequest, ListBuiltInCommandsResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16375,7 +18801,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_update_command(
-        self, stream: "grpclib.server.Stream[UpdateCommandRequest, UpdateCommandResponse]"
+        self,
+        stream: "grpclib.server.Stream[UpdateCommandRequest, UpdateCommandResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16383,7 +18810,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_delete_command(
-        self, stream: "grpclib.server.Stream[DeleteCommandRequest, DeleteCommandResponse]"
+        self,
+        stream: "grpclib.server.Stream[DeleteCommandRequest, DeleteCommandResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16391,7 +18819,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_preference_for_user(
-        self, stream: "grpclib.server.Stream[GetPreferenceForUserRequest, GetPreferenceForUserResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetPreferenceForUserRequest, GetPreferenceForUserResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16399,7 +18828,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_preferences_for_user(
-        self, stream: "grpclib.server.Stream[GetPreferencesForUserRequest, GetPreferencesForUserResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetPreferencesForUserRequest, GetPreferencesForUserResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16425,7 +18855,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_create_o_auth_app(
-        self, stream: "grpclib.server.Stream[CreateOAuthAppRequest, CreateOAuthAppResponse]"
+        self,
+        stream: "grpclib.server.Stream[CreateOAuthAppRequest, CreateOAuthAppResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16441,7 +18872,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_update_o_auth_app(
-        self, stream: "grpclib.server.Stream[UpdateOAuthAppRequest, UpdateOAuthAppResponse]"
+        self,
+        stream: "grpclib.server.Stream[UpdateOAuthAppRequest, UpdateOAuthAppResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16449,7 +18881,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_delete_o_auth_app(
-        self, stream: "grpclib.server.Stream[DeleteOAuthAppRequest, DeleteOAuthAppResponse]"
+        self,
+        stream: "grpclib.server.Stream[DeleteOAuthAppRequest, DeleteOAuthAppResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16465,7 +18898,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_group_by_name(
-        self, stream: "grpclib.server.Stream[GetGroupByNameRequest, GetGroupByNameResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetGroupByNameRequest, GetGroupByNameResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16473,7 +18907,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_group_member_users(
-        self, stream: "grpclib.server.Stream[GetGroupMemberUsersRequest, GetGroupMemberUsersResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetGroupMemberUsersRequest, GetGroupMemberUsersResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16481,7 +18916,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_groups_by_source(
-        self, stream: "grpclib.server.Stream[GetGroupsBySourceRequest, GetGroupsBySourceResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetGroupsBySourceRequest, GetGroupsBySourceResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16489,7 +18925,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_groups_for_user(
-        self, stream: "grpclib.server.Stream[GetGroupsForUserRequest, GetGroupsForUserResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetGroupsForUserRequest, GetGroupsForUserResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16497,7 +18934,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_upsert_group_member(
-        self, stream: "grpclib.server.Stream[UpsertGroupMemberRequest, UpsertGroupMemberResponse]"
+        self,
+        stream: "grpclib.server.Stream[UpsertGroupMemberRequest, UpsertGroupMemberResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16505,7 +18943,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_upsert_group_members(
-        self, stream: "grpclib.server.Stream[UpsertGroupMembersRequest, UpsertGroupMembersResponse]"
+        self,
+        stream: "grpclib.server.Stream[UpsertGroupMembersRequest, UpsertGroupMembersResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16513,7 +18952,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_group_by_remote_id(
-        self, stream: "grpclib.server.Stream[GetGroupByRemoteIdRequest, GetGroupByRemoteIdResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetGroupByRemoteIdRequest, GetGroupByRemoteIdResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16553,7 +18993,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_delete_group_member(
-        self, stream: "grpclib.server.Stream[DeleteGroupMemberRequest, DeleteGroupMemberResponse]"
+        self,
+        stream: "grpclib.server.Stream[DeleteGroupMemberRequest, DeleteGroupMemberResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16561,7 +19002,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_group_syncable(
-        self, stream: "grpclib.server.Stream[GetGroupSyncableRequest, GetGroupSyncableResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetGroupSyncableRequest, GetGroupSyncableResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16569,7 +19011,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_group_syncables(
-        self, stream: "grpclib.server.Stream[GetGroupSyncablesRequest, GetGroupSyncablesResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetGroupSyncablesRequest, GetGroupSyncablesResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16577,7 +19020,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_upsert_group_syncable(
-        self, stream: "grpclib.server.Stream[UpsertGroupSyncableRequest, UpsertGroupSyncableResponse]"
+        self,
+        stream: "grpclib.server.Stream[UpsertGroupSyncableRequest, UpsertGroupSyncableResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16585,7 +19029,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_update_group_syncable(
-        self, stream: "grpclib.server.Stream[UpdateGroupSyncableRequest, UpdateGroupSyncableResponse]"
+        self,
+        stream: "grpclib.server.Stream[UpdateGroupSyncableRequest, UpdateGroupSyncableResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16593,7 +19038,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_delete_group_syncable(
-        self, stream: "grpclib.server.Stream[DeleteGroupSyncableRequest, DeleteGroupSyncableResponse]"
+        self,
+        stream: "grpclib.server.Stream[DeleteGroupSyncableRequest, DeleteGroupSyncableResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16653,7 +19099,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_update_shared_channel(
-        self, stream: "grpclib.server.Stream[UpdateSharedChannelRequest, UpdateSharedChannelResponse]"
+        self,
+        stream: "grpclib.server.Stream[UpdateSharedChannelRequest, UpdateSharedChannelResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16661,7 +19108,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_unshare_channel(
-        self, stream: "grpclib.server.Stream[UnshareChannelRequest, UnshareChannelResponse]"
+        self,
+        stream: "grpclib.server.Stream[UnshareChannelRequest, UnshareChannelResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16678,7 +19126,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_sync_shared_channel(
-        self, stream: "grpclib.server.Stream[SyncSharedChannelRequest, SyncSharedChannelResponse]"
+        self,
+        stream: "grpclib.server.Stream[SyncSharedChannelRequest, SyncSharedChannelResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16686,7 +19135,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_invite_remote_to_channel(
-        self, stream: "grpclib.server.Stream[InviteRemoteToChannelRequest, InviteRemoteToChannelResponse]"
+        self,
+        stream: "grpclib.server.Stream[InviteRemoteToChannelRequest, InviteRemoteToChannelResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16703,7 +19153,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_create_property_field(
-        self, stream: "grpclib.server.Stream[CreatePropertyFieldRequest, CreatePropertyFieldResponse]"
+        self,
+        stream: "grpclib.server.Stream[CreatePropertyFieldRequest, CreatePropertyFieldResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16711,7 +19162,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_property_field(
-        self, stream: "grpclib.server.Stream[GetPropertyFieldRequest, GetPropertyFieldResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetPropertyFieldRequest, GetPropertyFieldResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16719,7 +19171,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_property_fields(
-        self, stream: "grpclib.server.Stream[GetPropertyFieldsRequest, GetPropertyFieldsResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetPropertyFieldsRequest, GetPropertyFieldsResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16727,7 +19180,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_update_property_field(
-        self, stream: "grpclib.server.Stream[UpdatePropertyFieldRequest, UpdatePropertyFieldResponse]"
+        self,
+        stream: "grpclib.server.Stream[UpdatePropertyFieldRequest, UpdatePropertyFieldResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16735,7 +19189,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_delete_property_field(
-        self, stream: "grpclib.server.Stream[DeletePropertyFieldRequest, DeletePropertyFieldResponse]"
+        self,
+        stream: "grpclib.server.Stream[DeletePropertyFieldRequest, DeletePropertyFieldResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16743,7 +19198,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_search_property_fields(
-        self, stream: "grpclib.server.Stream[SearchPropertyFieldsRequest, SearchPropertyFieldsResponse]"
+        self,
+        stream: "grpclib.server.Stream[SearchPropertyFieldsRequest, SearchPropertyFieldsResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16751,7 +19207,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_count_property_fields(
-        self, stream: "grpclib.server.Stream[CountPropertyFieldsRequest, CountPropertyFieldsResponse]"
+        self,
+        stream: "grpclib.server.Stream[CountPropertyFieldsRequest, CountPropertyFieldsResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16768,7 +19225,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_create_property_value(
-        self, stream: "grpclib.server.Stream[CreatePropertyValueRequest, CreatePropertyValueResponse]"
+        self,
+        stream: "grpclib.server.Stream[CreatePropertyValueRequest, CreatePropertyValueResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16776,7 +19234,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_property_value(
-        self, stream: "grpclib.server.Stream[GetPropertyValueRequest, GetPropertyValueResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetPropertyValueRequest, GetPropertyValueResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16784,7 +19243,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_property_values(
-        self, stream: "grpclib.server.Stream[GetPropertyValuesRequest, GetPropertyValuesResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetPropertyValuesRequest, GetPropertyValuesResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16792,7 +19252,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_update_property_value(
-        self, stream: "grpclib.server.Stream[UpdatePropertyValueRequest, UpdatePropertyValueResponse]"
+        self,
+        stream: "grpclib.server.Stream[UpdatePropertyValueRequest, UpdatePropertyValueResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16800,7 +19261,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_upsert_property_value(
-        self, stream: "grpclib.server.Stream[UpsertPropertyValueRequest, UpsertPropertyValueResponse]"
+        self,
+        stream: "grpclib.server.Stream[UpsertPropertyValueRequest, UpsertPropertyValueResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16808,7 +19270,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_delete_property_value(
-        self, stream: "grpclib.server.Stream[DeletePropertyValueRequest, DeletePropertyValueResponse]"
+        self,
+        stream: "grpclib.server.Stream[DeletePropertyValueRequest, DeletePropertyValueResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16816,7 +19279,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_search_property_values(
-        self, stream: "grpclib.server.Stream[SearchPropertyValuesRequest, SearchPropertyValuesResponse]"
+        self,
+        stream: "grpclib.server.Stream[SearchPropertyValuesRequest, SearchPropertyValuesResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16824,7 +19288,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_register_property_group(
-        self, stream: "grpclib.server.Stream[RegisterPropertyGroupRequest, RegisterPropertyGroupResponse]"
+        self,
+        stream: "grpclib.server.Stream[RegisterPropertyGroupRequest, RegisterPropertyGroupResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16832,7 +19297,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_property_group(
-        self, stream: "grpclib.server.Stream[GetPropertyGroupRequest, GetPropertyGroupResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetPropertyGroupRequest, GetPropertyGroupResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16840,7 +19306,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_property_field_by_name(
-        self, stream: "grpclib.server.Stream[GetPropertyFieldByNameRequest, GetPropertyFieldByNameResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetPropertyFieldByNameRequest, GetPropertyFieldByNameResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16848,7 +19315,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_update_property_fields(
-        self, stream: "grpclib.server.Stream[UpdatePropertyFieldsRequest, UpdatePropertyFieldsResponse]"
+        self,
+        stream: "grpclib.server.Stream[UpdatePropertyFieldsRequest, UpdatePropertyFieldsResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16856,7 +19324,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_update_property_values(
-        self, stream: "grpclib.server.Stream[UpdatePropertyValuesRequest, UpdatePropertyValuesResponse]"
+        self,
+        stream: "grpclib.server.Stream[UpdatePropertyValuesRequest, UpdatePropertyValuesResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16864,7 +19333,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_upsert_property_values(
-        self, stream: "grpclib.server.Stream[UpsertPropertyValuesRequest, UpsertPropertyValuesResponse]"
+        self,
+        stream: "grpclib.server.Stream[UpsertPropertyValuesRequest, UpsertPropertyValuesResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16898,7 +19368,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_log_audit_rec_with_level(
-        self, stream: "grpclib.server.Stream[LogAuditRecWithLevelRequest, LogAuditRecWithLevelResponse]"
+        self,
+        stream: "grpclib.server.Stream[LogAuditRecWithLevelRequest, LogAuditRecWithLevelResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16914,7 +19385,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_get_cloud_limits(
-        self, stream: "grpclib.server.Stream[GetCloudLimitsRequest, GetCloudLimitsResponse]"
+        self,
+        stream: "grpclib.server.Stream[GetCloudLimitsRequest, GetCloudLimitsResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16922,7 +19394,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_open_interactive_dialog(
-        self, stream: "grpclib.server.Stream[OpenInteractiveDialogRequest, OpenInteractiveDialogResponse]"
+        self,
+        stream: "grpclib.server.Stream[OpenInteractiveDialogRequest, OpenInteractiveDialogResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16948,7 +19421,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_request_trial_license(
-        self, stream: "grpclib.server.Stream[RequestTrialLicenseRequest, RequestTrialLicenseResponse]"
+        self,
+        stream: "grpclib.server.Stream[RequestTrialLicenseRequest, RequestTrialLicenseResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16956,7 +19430,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_roles_grant_permission(
-        self, stream: "grpclib.server.Stream[RolesGrantPermissionRequest, RolesGrantPermissionResponse]"
+        self,
+        stream: "grpclib.server.Stream[RolesGrantPermissionRequest, RolesGrantPermissionResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -16972,7 +19447,8 @@ class PluginApiBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_send_push_notification(
-        self, stream: "grpclib.server.Stream[SendPushNotificationRequest, SendPushNotificationResponse]"
+        self,
+        stream: "grpclib.server.Stream[SendPushNotificationRequest, SendPushNotificationResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -18409,7 +20885,9 @@ class PluginHooksBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def on_deactivate(self, message: "OnDeactivateRequest") -> "OnDeactivateResponse":
+    async def on_deactivate(
+        self, message: "OnDeactivateRequest"
+    ) -> "OnDeactivateResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -18429,7 +20907,9 @@ class PluginHooksBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def run_data_retention(self, message: "RunDataRetentionRequest") -> "RunDataRetentionResponse":
+    async def run_data_retention(
+        self, message: "RunDataRetentionRequest"
+    ) -> "RunDataRetentionResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -18523,11 +21003,15 @@ class PluginHooksBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def user_will_log_in(self, message: "UserWillLogInRequest") -> "UserWillLogInResponse":
+    async def user_will_log_in(
+        self, message: "UserWillLogInRequest"
+    ) -> "UserWillLogInResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def user_has_logged_in(self, message: "UserHasLoggedInRequest") -> "UserHasLoggedInResponse":
+    async def user_has_logged_in(
+        self, message: "UserHasLoggedInRequest"
+    ) -> "UserHasLoggedInResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -18537,7 +21021,9 @@ class PluginHooksBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def on_saml_login(self, message: "OnSamlLoginRequest") -> "OnSamlLoginResponse":
+    async def on_saml_login(
+        self, message: "OnSamlLoginRequest"
+    ) -> "OnSamlLoginResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -18559,15 +21045,21 @@ class PluginHooksBase(betterproto2_grpclib.ServiceBase):
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def user_has_joined_team(self, message: "UserHasJoinedTeamRequest") -> "UserHasJoinedTeamResponse":
+    async def user_has_joined_team(
+        self, message: "UserHasJoinedTeamRequest"
+    ) -> "UserHasJoinedTeamResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def user_has_left_team(self, message: "UserHasLeftTeamRequest") -> "UserHasLeftTeamResponse":
+    async def user_has_left_team(
+        self, message: "UserHasLeftTeamRequest"
+    ) -> "UserHasLeftTeamResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
-    async def execute_command(self, message: "ExecuteCommandRequest") -> "ExecuteCommandResponse":
+    async def execute_command(
+        self, message: "ExecuteCommandRequest"
+    ) -> "ExecuteCommandResponse":
 
         raise grpclib.GRPCError(grpclib.const.Status.UNIMPLEMENTED)
 
@@ -18657,7 +21149,8 @@ class PluginHooksBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_on_configuration_change(
-        self, stream: "grpclib.server.Stream[OnConfigurationChangeRequest, OnConfigurationChangeResponse]"
+        self,
+        stream: "grpclib.server.Stream[OnConfigurationChangeRequest, OnConfigurationChangeResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -18673,7 +21166,8 @@ class PluginHooksBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_on_send_daily_telemetry(
-        self, stream: "grpclib.server.Stream[OnSendDailyTelemetryRequest, OnSendDailyTelemetryResponse]"
+        self,
+        stream: "grpclib.server.Stream[OnSendDailyTelemetryRequest, OnSendDailyTelemetryResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -18681,7 +21175,8 @@ class PluginHooksBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_run_data_retention(
-        self, stream: "grpclib.server.Stream[RunDataRetentionRequest, RunDataRetentionResponse]"
+        self,
+        stream: "grpclib.server.Stream[RunDataRetentionRequest, RunDataRetentionResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -18689,7 +21184,8 @@ class PluginHooksBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_on_cloud_limits_updated(
-        self, stream: "grpclib.server.Stream[OnCloudLimitsUpdatedRequest, OnCloudLimitsUpdatedResponse]"
+        self,
+        stream: "grpclib.server.Stream[OnCloudLimitsUpdatedRequest, OnCloudLimitsUpdatedResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -18706,7 +21202,8 @@ class PluginHooksBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_message_will_be_posted(
-        self, stream: "grpclib.server.Stream[MessageWillBePostedRequest, MessageWillBePostedResponse]"
+        self,
+        stream: "grpclib.server.Stream[MessageWillBePostedRequest, MessageWillBePostedResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -18714,7 +21211,8 @@ class PluginHooksBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_message_will_be_updated(
-        self, stream: "grpclib.server.Stream[MessageWillBeUpdatedRequest, MessageWillBeUpdatedResponse]"
+        self,
+        stream: "grpclib.server.Stream[MessageWillBeUpdatedRequest, MessageWillBeUpdatedResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -18722,7 +21220,8 @@ class PluginHooksBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_message_has_been_posted(
-        self, stream: "grpclib.server.Stream[MessageHasBeenPostedRequest, MessageHasBeenPostedResponse]"
+        self,
+        stream: "grpclib.server.Stream[MessageHasBeenPostedRequest, MessageHasBeenPostedResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -18730,7 +21229,8 @@ class PluginHooksBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_message_has_been_updated(
-        self, stream: "grpclib.server.Stream[MessageHasBeenUpdatedRequest, MessageHasBeenUpdatedResponse]"
+        self,
+        stream: "grpclib.server.Stream[MessageHasBeenUpdatedRequest, MessageHasBeenUpdatedResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -18738,7 +21238,8 @@ class PluginHooksBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_messages_will_be_consumed(
-        self, stream: "grpclib.server.Stream[MessagesWillBeConsumedRequest, MessagesWillBeConsumedResponse]"
+        self,
+        stream: "grpclib.server.Stream[MessagesWillBeConsumedRequest, MessagesWillBeConsumedResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -18746,7 +21247,8 @@ class PluginHooksBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_message_has_been_deleted(
-        self, stream: "grpclib.server.Stream[MessageHasBeenDeletedRequest, MessageHasBeenDeletedResponse]"
+        self,
+        stream: "grpclib.server.Stream[MessageHasBeenDeletedRequest, MessageHasBeenDeletedResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -18754,7 +21256,8 @@ class PluginHooksBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_file_will_be_uploaded(
-        self, stream: "grpclib.server.Stream[FileWillBeUploadedRequest, FileWillBeUploadedResponse]"
+        self,
+        stream: "grpclib.server.Stream[FileWillBeUploadedRequest, FileWillBeUploadedResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -18762,7 +21265,8 @@ class PluginHooksBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_reaction_has_been_added(
-        self, stream: "grpclib.server.Stream[ReactionHasBeenAddedRequest, ReactionHasBeenAddedResponse]"
+        self,
+        stream: "grpclib.server.Stream[ReactionHasBeenAddedRequest, ReactionHasBeenAddedResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -18770,7 +21274,8 @@ class PluginHooksBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_reaction_has_been_removed(
-        self, stream: "grpclib.server.Stream[ReactionHasBeenRemovedRequest, ReactionHasBeenRemovedResponse]"
+        self,
+        stream: "grpclib.server.Stream[ReactionHasBeenRemovedRequest, ReactionHasBeenRemovedResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -18796,7 +21301,8 @@ class PluginHooksBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_preferences_have_changed(
-        self, stream: "grpclib.server.Stream[PreferencesHaveChangedRequest, PreferencesHaveChangedResponse]"
+        self,
+        stream: "grpclib.server.Stream[PreferencesHaveChangedRequest, PreferencesHaveChangedResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -18804,7 +21310,8 @@ class PluginHooksBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_user_has_been_created(
-        self, stream: "grpclib.server.Stream[UserHasBeenCreatedRequest, UserHasBeenCreatedResponse]"
+        self,
+        stream: "grpclib.server.Stream[UserHasBeenCreatedRequest, UserHasBeenCreatedResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -18812,7 +21319,8 @@ class PluginHooksBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_user_will_log_in(
-        self, stream: "grpclib.server.Stream[UserWillLogInRequest, UserWillLogInResponse]"
+        self,
+        stream: "grpclib.server.Stream[UserWillLogInRequest, UserWillLogInResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -18820,7 +21328,8 @@ class PluginHooksBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_user_has_logged_in(
-        self, stream: "grpclib.server.Stream[UserHasLoggedInRequest, UserHasLoggedInResponse]"
+        self,
+        stream: "grpclib.server.Stream[UserHasLoggedInRequest, UserHasLoggedInResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -18828,7 +21337,8 @@ class PluginHooksBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_user_has_been_deactivated(
-        self, stream: "grpclib.server.Stream[UserHasBeenDeactivatedRequest, UserHasBeenDeactivatedResponse]"
+        self,
+        stream: "grpclib.server.Stream[UserHasBeenDeactivatedRequest, UserHasBeenDeactivatedResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -18844,7 +21354,8 @@ class PluginHooksBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_channel_has_been_created(
-        self, stream: "grpclib.server.Stream[ChannelHasBeenCreatedRequest, ChannelHasBeenCreatedResponse]"
+        self,
+        stream: "grpclib.server.Stream[ChannelHasBeenCreatedRequest, ChannelHasBeenCreatedResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -18852,7 +21363,8 @@ class PluginHooksBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_user_has_joined_channel(
-        self, stream: "grpclib.server.Stream[UserHasJoinedChannelRequest, UserHasJoinedChannelResponse]"
+        self,
+        stream: "grpclib.server.Stream[UserHasJoinedChannelRequest, UserHasJoinedChannelResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -18860,7 +21372,8 @@ class PluginHooksBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_user_has_left_channel(
-        self, stream: "grpclib.server.Stream[UserHasLeftChannelRequest, UserHasLeftChannelResponse]"
+        self,
+        stream: "grpclib.server.Stream[UserHasLeftChannelRequest, UserHasLeftChannelResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -18868,7 +21381,8 @@ class PluginHooksBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_user_has_joined_team(
-        self, stream: "grpclib.server.Stream[UserHasJoinedTeamRequest, UserHasJoinedTeamResponse]"
+        self,
+        stream: "grpclib.server.Stream[UserHasJoinedTeamRequest, UserHasJoinedTeamResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -18876,7 +21390,8 @@ class PluginHooksBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_user_has_left_team(
-        self, stream: "grpclib.server.Stream[UserHasLeftTeamRequest, UserHasLeftTeamResponse]"
+        self,
+        stream: "grpclib.server.Stream[UserHasLeftTeamRequest, UserHasLeftTeamResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -18884,7 +21399,8 @@ class PluginHooksBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_execute_command(
-        self, stream: "grpclib.server.Stream[ExecuteCommandRequest, ExecuteCommandResponse]"
+        self,
+        stream: "grpclib.server.Stream[ExecuteCommandRequest, ExecuteCommandResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -18892,7 +21408,8 @@ class PluginHooksBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_on_web_socket_connect(
-        self, stream: "grpclib.server.Stream[OnWebSocketConnectRequest, OnWebSocketConnectResponse]"
+        self,
+        stream: "grpclib.server.Stream[OnWebSocketConnectRequest, OnWebSocketConnectResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -18900,7 +21417,8 @@ class PluginHooksBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_on_web_socket_disconnect(
-        self, stream: "grpclib.server.Stream[OnWebSocketDisconnectRequest, OnWebSocketDisconnectResponse]"
+        self,
+        stream: "grpclib.server.Stream[OnWebSocketDisconnectRequest, OnWebSocketDisconnectResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -18917,7 +21435,8 @@ class PluginHooksBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_on_plugin_cluster_event(
-        self, stream: "grpclib.server.Stream[OnPluginClusterEventRequest, OnPluginClusterEventResponse]"
+        self,
+        stream: "grpclib.server.Stream[OnPluginClusterEventRequest, OnPluginClusterEventResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -18925,7 +21444,8 @@ class PluginHooksBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_on_shared_channels_sync_msg(
-        self, stream: "grpclib.server.Stream[OnSharedChannelsSyncMsgRequest, OnSharedChannelsSyncMsgResponse]"
+        self,
+        stream: "grpclib.server.Stream[OnSharedChannelsSyncMsgRequest, OnSharedChannelsSyncMsgResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -18933,7 +21453,8 @@ class PluginHooksBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_on_shared_channels_ping(
-        self, stream: "grpclib.server.Stream[OnSharedChannelsPingRequest, OnSharedChannelsPingResponse]"
+        self,
+        stream: "grpclib.server.Stream[OnSharedChannelsPingRequest, OnSharedChannelsPingResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
@@ -18959,7 +21480,8 @@ class PluginHooksBase(betterproto2_grpclib.ServiceBase):
         await stream.send_message(response)
 
     async def __rpc_generate_support_data(
-        self, stream: "grpclib.server.Stream[GenerateSupportDataRequest, GenerateSupportDataResponse]"
+        self,
+        stream: "grpclib.server.Stream[GenerateSupportDataRequest, GenerateSupportDataResponse]",
     ) -> None:
         request = await stream.recv_message()
         assert request is not None
