@@ -269,6 +269,7 @@ async def test_sync_client_from_a_worker_thread_runs_on_the_loop(
         await asyncio.to_thread(own.kv_get, key="k")
 
 
+@pytest.mark.timeout(20)  # without the check this call would wait for itself forever
 async def test_sync_call_on_the_loop_thread_fails_clearly(api: AsyncPluginAPI, host: GrpclibHost) -> None:
     blocking = PluginAPI.from_async(api, asyncio.get_running_loop())
     with pytest.raises(RuntimeError, match=r"KVGet: .* called on its event loop's own thread"):

@@ -38,6 +38,9 @@ class AsyncPluginAPI(AsyncMethods):
     ``plugin_id`` answers :meth:`get_plugin_id`, by default the ``id`` of ``./plugin.json``.
     Close with ``await api.close()`` or ``async with AsyncPluginAPI() as api: ...``.
 
+    Requests over 4 MiB encoded raise :class:`TooLargeError` before anything is sent (the Go host's
+    receive limit). Responses have no size limit yet (grpclib has none); keepalive pings stay off.
+
     Example::
 
         async with AsyncPluginAPI("127.0.0.1:50051") as api:

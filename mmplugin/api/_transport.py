@@ -3,8 +3,8 @@
 Keepalive stays off (grpclib's default, never configured here): the Go API server answers pings
 more often than every 5 minutes with GOAWAY ``too_many_pings`` (SEMANTICS §1).
 
-Receiving has no size limit: grpclib allocates whatever a response's length prefix announces
-(SEMANTICS §7). The Go server trusts its own answers, so this is a robustness gap, not a protocol one.
+Receiving has no size limit yet: grpclib allocates whatever a response's length prefix announces
+(SEMANTICS §7), and offers no hook to refuse it before reading. Bounding it is left to a later change.
 """
 
 from __future__ import annotations
@@ -49,13 +49,14 @@ ResponseT = TypeVar("ResponseT", bound=Response)
 
 @dataclass(frozen=True)
 class _Encoded:
-    """A request already encoded by :func:`call`, which needed its size before sending."""
+    """A request already encoded by :meth:`Connection.call`, which needed its size before sending."""
 
     data: bytes
 
 
 class _Codec(MessageCodec):
-    """The shared codec, passing requests that :func:`call` encoded through untouched."""
+    """The shared codec, passing requests that :meth:`Connection.call` encoded through untouched
+    (encoding twice just to measure would double the codec's cost)."""
 
     def encode(self, message: Any, message_type: Any) -> bytes:
         if isinstance(message, _Encoded):
