@@ -259,11 +259,17 @@ async def test_sync_client_from_a_worker_thread_runs_on_the_loop(
         await asyncio.to_thread(shared.get_user, user_id="missing")
     await asyncio.to_thread(shared.log_warn, "from a thread", n=1)
     assert host.logs[-1][1].msg == "from a thread"
+    await asyncio.to_thread(lambda: shared.kv_set_json("s", "v", expire_in_seconds=5))
+    assert (host.kv["s"], host.expiries["s"]) == (b'"v"', 5)
+    host.config_json = json.dumps(SAVED).encode()
+    config = await asyncio.to_thread(shared.load_plugin_configuration, Config)
+    assert (config.max_items, config.hook) == (5, Nested("http://x"))
     await asyncio.to_thread(shared.close)
     assert await api.kv_get(key="k") == b'{"a":1}'  # closing the view left the async client open
 
-    own = PluginAPI(target, loop=loop)
+    own = PluginAPI(target, loop=loop, plugin_id="demo")
     assert await asyncio.to_thread(own.kv_get_json, "k") == {"a": 1}
+    assert await asyncio.to_thread(own.get_plugin_id) == "demo"
     await asyncio.to_thread(own.close)
     with pytest.raises(RuntimeError, match="closed"):
         await asyncio.to_thread(own.kv_get, key="k")
