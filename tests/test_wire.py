@@ -56,6 +56,7 @@ def test_json_log_line_keeps_level_message_and_fields() -> None:
         ("WARNING: python style", "debug", "WARNING: python style"),
         ("{not json", "debug", "{not json"),
         ('{"no_level": 1}', "debug", '{"no_level": 1}'),
+        ('{"@level": "warning", "@message": "m"}', "debug", '{"@level": "warning", "@message": "m"}'),
     ],
 )
 def test_plain_lines_are_classified_like_the_host_does(line: str, level: str, message: str) -> None:

@@ -67,9 +67,11 @@ def parse_line(line: str) -> LogLine:
             record = json.loads(text)
         except ValueError:
             record = None
-        if isinstance(record, dict) and "@level" in record:
+        # go-plugin keeps a JSON line's level only for hclog's exact level names; "warning",
+        # say, is filed at debug like any other line.
+        if isinstance(record, dict) and record.get("@level") in LEVELS:
             fields = {k: v for k, v in record.items() if not k.startswith("@")}
-            return LogLine(str(record["@level"]).lower(), str(record.get("@message", "")), fields)
+            return LogLine(record["@level"], str(record.get("@message", "")), fields)
     for prefix, level in _PREFIXES.items():
         if text.startswith(prefix):
             return LogLine(level, text[len(prefix):].strip())
