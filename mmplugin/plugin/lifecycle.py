@@ -40,8 +40,12 @@ class Lifecycle:
             self.stopping.set()
 
     @contextmanager
-    def call(self, name: str) -> Iterator[None]:
-        """Track one call for the drain, and turn its cancellation into one log line."""
+    def call(self, name: str, *, long_lived: bool = False) -> Iterator[None]:
+        """Track one call for the drain, and turn its cancellation into one log line.
+
+        ``long_lived`` streams (health Watch, stdio, broker) end on their own when stopping starts;
+        the host hanging up on them is normal, so their cancellation is logged at debug level.
+        """
         self._running += 1
         self._idle.clear()
         try:
@@ -49,7 +53,11 @@ class Lifecycle:
         except asyncio.CancelledError:
             # grpclib cancels a handler when the host resets the call or its deadline passes, and
             # when the server closes; without this it logs a traceback per call.
-            _log.warning("%s was cancelled before it answered (the host gave up, or the plugin stopped)", name)
+            if long_lived:
+                _log.debug("%s was closed by the host", name)
+            else:
+                _log.warning("%s was cancelled before it answered (the host gave up, or the plugin stopped)",
+                             name)
             raise
         finally:
             self._running -= 1

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
@@ -60,13 +58,14 @@ class HealthService:
             await stream.send_trailing_metadata()
 
     async def _watch(self, stream: Stream[Any, Any]) -> None:
-        with _quiet_cancellation():
+        with self._lifecycle.call("Health/Watch", long_lived=True):
             request = await stream.recv_message()
             service = request.service if request is not None else ""
             await stream.send_message(health.HealthCheckResponse(status=self.status(service)))
             await self._lifecycle.stopping.wait()
             if service in HEALTH_SERVICES:
                 await stream.send_message(health.HealthCheckResponse(status=self.status(service)))
+            await stream.send_trailing_metadata()
 
 
 class ControllerService:
@@ -98,10 +97,11 @@ class StdioService:
                                                          wkt.Empty, goplugin.StdioData)}
 
     async def _stream_stdio(self, stream: Stream[Any, Any]) -> None:
-        with _quiet_cancellation():
+        with self._lifecycle.call("GRPCStdio/StreamStdio", long_lived=True):
             await stream.recv_message()
             await stream.send_initial_metadata()
             await self._lifecycle.stopping.wait()
+            await stream.send_trailing_metadata()
 
 
 class BrokerService:
@@ -115,7 +115,7 @@ class BrokerService:
                                                           goplugin.ConnInfo, goplugin.ConnInfo)}
 
     async def _start_stream(self, stream: Stream[Any, Any]) -> None:
-        with _quiet_cancellation():
+        with self._lifecycle.call("GRPCBroker/StartStream", long_lived=True):
             await stream.send_initial_metadata()
             reader = asyncio.ensure_future(_discard(stream))
             stopping = asyncio.ensure_future(self._lifecycle.stopping.wait())
@@ -125,21 +125,12 @@ class BrokerService:
                 for task in (reader, stopping):
                     task.cancel()
                 await asyncio.gather(reader, stopping, return_exceptions=True)
+            await stream.send_trailing_metadata()
 
 
 async def _discard(stream: Stream[Any, Any]) -> None:
     async for message in stream:
         _log.debug("ignoring GRPCBroker message %r", message)
-
-
-@contextmanager
-def _quiet_cancellation() -> Iterator[None]:
-    """Long-lived streams end by cancellation when the host hangs up: one debug line, no traceback."""
-    try:
-        yield
-    except asyncio.CancelledError:
-        _log.debug("a long-lived stream was closed by the host")
-        raise
 
 
 class Routes(dict[str, Handler]):
