@@ -53,7 +53,8 @@ class PluginProcess:
         self._stdout: queue.Queue[str | None] = queue.Queue()
         self.stdout_lines: list[str] = []
         self.stderr_lines: list[str] = []
-        assert self.proc.stdout is not None and self.proc.stderr is not None
+        assert self.proc.stdout is not None
+        assert self.proc.stderr is not None
         self._threads = [
             threading.Thread(target=self._pump, args=(self.proc.stdout, self.stdout_lines, self._stdout)),
             threading.Thread(target=self._pump, args=(self.proc.stderr, self.stderr_lines, None)),

@@ -12,7 +12,7 @@ import logging
 import sys
 import threading
 from datetime import datetime, timezone
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from mmplugin.wire.logline import format_line, hclog_level
 
@@ -73,7 +73,8 @@ class StdoutLog(io.TextIOBase):
             self._emit(line)
 
     def _emit(self, line: str) -> None:
-        # A handler that writes to sys.stdout would feed its own output back here forever.
+        # A logging handler writing to sys.stdout would feed its own output back here forever; that
+        # output is a copy of a record the stderr handler has already written, so it is dropped.
         if getattr(self._inside, "active", False):
             return
         self._inside.active = True
@@ -86,7 +87,7 @@ class StdoutLog(io.TextIOBase):
 _real_stdout: TextIO | None = None
 
 
-def take_stdout(replacement: TextIO) -> TextIO:
+def take_stdout(replacement: TextIO | io.TextIOBase) -> TextIO:
     """Point ``sys.stdout`` at ``replacement``; return the process's real stdout (for the handshake).
 
     Called once when the runtime is imported in a host-launched process (stray prints go to stderr)
@@ -95,7 +96,7 @@ def take_stdout(replacement: TextIO) -> TextIO:
     global _real_stdout
     if _real_stdout is None:
         _real_stdout = sys.stdout
-    sys.stdout = replacement
+    sys.stdout = cast(TextIO, replacement)
     return _real_stdout
 
 

@@ -14,21 +14,14 @@ from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
-from grpclib.server import Server
-
 from mmplugin.plugin.errors import StartupError
+from mmplugin.plugin.grpcserver import PluginServer
 from mmplugin.plugin.lifecycle import Lifecycle
 from mmplugin.plugin.logs import StdoutLog, install_logging, take_stdout
 from mmplugin.plugin.plugin import Plugin, implemented_hooks
 from mmplugin.plugin.runner import HookRunner
 from mmplugin.plugin.servicer import HookService, StreamHandler
-from mmplugin.plugin.services import (
-    BrokerService,
-    ControllerService,
-    HealthService,
-    StdioService,
-    answer_unknown_paths,
-)
+from mmplugin.plugin.services import BrokerService, ControllerService, HealthService, StdioService
 from mmplugin.plugin.startup import bind_listener, check_cookie, load_manifest, port_range
 from mmplugin.wire.codec import MessageCodec
 from mmplugin.wire.handshake import Handshake
@@ -110,8 +103,7 @@ async def serve(plugin: Plugin, sock: socket.socket, handshake_out: TextIO,
     hooks = HookService(runner, lifecycle, implemented_hooks(plugin_class), streams or {})
     services: list[IServable] = [hooks, HealthService(lifecycle), ControllerService(lifecycle),
                 StdioService(lifecycle), BrokerService(lifecycle)]
-    server = Server(services, codec=MessageCodec())
-    answer_unknown_paths(server)
+    server = PluginServer(services, codec=MessageCodec())
     host, port = sock.getsockname()
     await server.start(sock=sock)
     _stop_on_signals(lifecycle)

@@ -1,4 +1,4 @@
-"""The services go-plugin's host expects besides the hooks, and UNIMPLEMENTED for every other path.
+"""The services go-plugin's host expects besides the hooks.
 
 - ``grpc.health.v1.Health``: ``"plugin"`` and ``""`` are SERVING, NOT_SERVING once stopping; any
   other service is NOT_FOUND for Check and SERVICE_UNKNOWN for Watch (gRPC health protocol).
@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from functools import partial
 from typing import Any
 
 from grpclib.const import Cardinality, Handler, Status
 from grpclib.exceptions import GRPCError
-from grpclib.server import Server, Stream
+from grpclib.server import Stream
 
 from mmplugin.plugin.lifecycle import Lifecycle
 from mmplugin.proto import goplugin, health, wkt
@@ -131,33 +130,3 @@ class BrokerService:
 async def _discard(stream: Stream[Any, Any]) -> None:
     async for message in stream:
         _log.debug("ignoring GRPCBroker message %r", message)
-
-
-class Routes(dict[str, Handler]):
-    """grpclib's method table, answering any path it lacks with a proper UNIMPLEMENTED status.
-
-    grpclib's own "method not found" reply has no ``content-type``, which grpc-go reports as
-    ``Unknown`` and resets the stream (SEMANTICS §7). A handler that raises UNIMPLEMENTED inside a
-    grpclib stream sends a complete trailers-only response instead.
-    """
-
-    def get(self, path: str, default: Any = None) -> Any:
-        handler = super().get(path)
-        if handler is None:
-            handler = Handler(partial(_unimplemented, path), Cardinality.STREAM_STREAM, wkt.Empty, wkt.Empty)
-        return handler
-
-
-async def _unimplemented(path: str, stream: Stream[Any, Any]) -> None:
-    _log.debug("answering UNIMPLEMENTED for %s", path)
-    raise GRPCError(Status.UNIMPLEMENTED, f"unknown method {path}")
-
-
-def answer_unknown_paths(server: Server) -> None:
-    """Make ``server`` answer every unknown method path with UNIMPLEMENTED.
-
-    grpclib 0.4.9 (pinned) looks methods up with ``mapping.get(path)`` in a dict it builds in its
-    constructor and hands to each new connection; there is no public hook for a fallback, so the
-    table is swapped right after construction, before any connection exists.
-    """
-    server._mapping = Routes(server._mapping)
