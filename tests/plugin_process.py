@@ -27,7 +27,8 @@ from mmplugin.wire.codec import MessageCodec, decode, encode
 from mmplugin.wire.handshake import MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE, Handshake
 from mmplugin.wire.logline import LogLine, parse_line
 
-MANIFEST = {"id": "com.example.test", "name": "Test", "server": {"executable": "plugin.py", "runtime": "python"}}
+MANIFEST = {"id": "com.example.test", "name": "Test",
+            "server": {"executable": "plugin.py", "runtime": "python"}}
 
 
 def write_plugin(directory: Path, source: str, manifest: dict[str, Any] | None = None) -> Path:
@@ -79,7 +80,8 @@ class PluginProcess:
             try:
                 line = self._stdout.get(timeout=timeout)
             except queue.Empty:
-                raise AssertionError(f"no handshake within {timeout} s; stderr: {self.stderr_lines}") from None
+                message = f"no handshake within {timeout} s; stderr: {self.stderr_lines}"
+                raise AssertionError(message) from None
             assert line is not None, f"plugin exited before its handshake; stderr: {self.stderr_lines}"
             self._handshake = Handshake.parse(line)
         return self._handshake

@@ -62,7 +62,8 @@ def test_wrong_parameters_are_refused() -> None:
 
 @pytest.mark.parametrize("value", [True, staticmethod(lambda: None), None])
 def test_hook_names_must_be_methods(value: object) -> None:
-    with pytest.raises(TypeError, match=r"Bad\.on_activate must be a method \(def or async def\).*on_deactivate"):
+    message = r"Bad\.on_activate must be a method \(def or async def\).*on_deactivate"
+    with pytest.raises(TypeError, match=message):
         type("Bad", (Plugin,), {"on_activate": value})
 
 
@@ -117,11 +118,13 @@ POSTED = HOOKS_BY_NAME["MessageWillBePosted"]
 @pytest.mark.parametrize(("hook", "value", "expected"), [
     ("MessageWillBePosted", None, pb.MessageWillBePostedResponse()),
     ("MessageWillBePosted", Reject("no"), pb.MessageWillBePostedResponse(rejection_reason="no")),
-    ("MessageWillBePosted", pb.Post(message="x"), pb.MessageWillBePostedResponse(modified_post=pb.Post(message="x"))),
+    ("MessageWillBePosted", pb.Post(message="x"),
+     pb.MessageWillBePostedResponse(modified_post=pb.Post(message="x"))),
     ("UserWillLogIn", Reject("locked"), pb.UserWillLogInResponse(rejection_reason="locked")),
     ("RunDataRetention", 3, pb.RunDataRetentionResponse(deleted_count=3)),
     ("OnSharedChannelsPing", True, pb.OnSharedChannelsPingResponse(healthy=True)),
-    ("MessagesWillBeConsumed", (pb.Post(id="a"),), pb.MessagesWillBeConsumedResponse(posts=[pb.Post(id="a")])),
+    ("MessagesWillBeConsumed", (pb.Post(id="a"),),
+     pb.MessagesWillBeConsumedResponse(posts=[pb.Post(id="a")])),
     ("FileWillBeUploaded", pb.FileWillBeUploadedResponse(modified_content=b"x"),
      pb.FileWillBeUploadedResponse(modified_content=b"x")),
 ])
@@ -142,9 +145,9 @@ def test_results_of_the_wrong_type_are_refused(hook: str, value: object) -> None
 
 
 def test_expected_results_in_words() -> None:
-    assert expected_results(POSTED) == "None, a Post, Reject(reason) or a MessageWillBePostedResponse"
+    assert expected_results(POSTED) == "None, Post, Reject(reason) or MessageWillBePostedResponse"
     assert expected_results(HOOKS_BY_NAME["GenerateSupportData"]) == (
-        "None, a list of FileData or a GenerateSupportDataResponse")
+        "None, list[FileData] or GenerateSupportDataResponse")
 
 
 def test_reject_needs_a_reason() -> None:
@@ -167,7 +170,8 @@ def test_exceptions_become_the_negative_answer(hook: str, expected: object) -> N
 def test_hook_error_fields() -> None:
     error = HookError("read-only", id="com.example.ro", status_code=403)
     assert error_response(HOOKS_BY_NAME["OnSAMLLogin"], error).error == pb.AppError(
-        id="com.example.ro", message="read-only", detailed_error="read-only", where="OnSAMLLogin", status_code=403)
+        id="com.example.ro", message="read-only", detailed_error="read-only", where="OnSAMLLogin",
+        status_code=403)
     assert error_response(POSTED, error).rejection_reason == "read-only"
     assert error_response(POSTED, RuntimeError()).rejection_reason == "RuntimeError"
 
@@ -215,7 +219,7 @@ async def test_sync_handlers_run_off_the_loop(executor: concurrent.futures.Threa
 
 def test_cookie() -> None:
     check_cookie({MAGIC_COOKIE_KEY: MAGIC_COOKIE_VALUE})
-    with pytest.raises(StartupError, match="must be launched by a Mattermost server, or locally with `mmplugin run`"):
+    with pytest.raises(StartupError, match="launched by a Mattermost server, or locally with `mmplugin run`"):
         check_cookie({})
 
 

@@ -40,7 +40,8 @@ RESULTS = {
     "MessageWillBeUpdated": lambda ctx, new, old: pb.Post(message=new.message + " was " + old.message),
     "MessagesWillBeConsumed": lambda posts: list(reversed(posts)),
     "FileWillBeUploaded": lambda ctx, info, content: pb.FileInfo(name=info.name, size=len(content)),
-    "NotificationWillBePushed": lambda note, user_id: pb.PushNotification(message=note.message + " " + user_id),
+    "NotificationWillBePushed":
+        lambda note, user_id: pb.PushNotification(message=note.message + " " + user_id),
     "EmailNotificationWillBeSent":
         lambda email: pb.EmailNotificationContent(subject=email.notification_json.decode()),
     "ExecuteCommand": lambda ctx, args: pb.CommandResponse(text="ran " + args.command),
@@ -87,7 +88,7 @@ def sample(name: str, hint: Any) -> Any:
     if typing.get_origin(hint) is list:
         (item,) = typing.get_args(hint)
         return [pb.Post(id="a"), pb.Post(id="b")] if item is pb.Post else [item(), item()]
-    cls = next(arg for arg in typing.get_args(hint) if arg is not type(None)) if typing.get_args(hint) else hint
+    cls = next((arg for arg in typing.get_args(hint) if arg is not type(None)), hint)
     if cls is str:
         return f"{name}-value"
     if cls is int:
@@ -109,15 +110,18 @@ EXPECTED: dict[str, Any] = {
     "MessageWillBePosted": pb.MessageWillBePostedResponse(modified_post=pb.Post(message="HELLO")),
     "MessageWillBeUpdated": pb.MessageWillBeUpdatedResponse(modified_post=pb.Post(message="hello was hello")),
     "MessagesWillBeConsumed": pb.MessagesWillBeConsumedResponse(posts=[pb.Post(id="b"), pb.Post(id="a")]),
-    "FileWillBeUploaded": pb.FileWillBeUploadedResponse(modified_file_info=pb.FileInfo(name="cat.png", size=10)),
+    "FileWillBeUploaded":
+        pb.FileWillBeUploadedResponse(modified_file_info=pb.FileInfo(name="cat.png", size=10)),
     "NotificationWillBePushed": pb.NotificationWillBePushedResponse(
         modified_notification=pb.PushNotification(message="ping user_id-value")),
     "EmailNotificationWillBeSent": pb.EmailNotificationWillBeSentResponse(
         modified_content=pb.EmailNotificationContent(subject="mail")),
     "ExecuteCommand": pb.ExecuteCommandResponse(response=pb.CommandResponse(text="ran /hello")),
-    "OnSharedChannelsSyncMsg": pb.OnSharedChannelsSyncMsgResponse(response=pb.SyncResponse(users_syncd=["remote-1"])),
+    "OnSharedChannelsSyncMsg":
+        pb.OnSharedChannelsSyncMsgResponse(response=pb.SyncResponse(users_syncd=["remote-1"])),
     "OnSharedChannelsPing": pb.OnSharedChannelsPingResponse(healthy=False),
-    "GenerateSupportData": pb.GenerateSupportDataResponse(files=[pb.FileData(filename="support.txt", data=b"req-1")]),
+    "GenerateSupportData":
+        pb.GenerateSupportDataResponse(files=[pb.FileData(filename="support.txt", data=b"req-1")]),
 }
 
 
@@ -195,6 +199,8 @@ class Behaviour(mmplugin.Plugin):
         if text == "slow":
             await RELEASE.wait()
             return None
+        if text == "stall":
+            await asyncio.sleep(60)
         if text == "raise":
             raise RuntimeError("boom")
         if text == "reject":
@@ -261,13 +267,15 @@ async def test_message_will_be_posted_answers(behaviour_channel: Channel, text: 
     assert reply.modified_post is None or text == "modify"  # allowing never echoes the post
 
 
-async def test_raise_becomes_an_app_error_and_is_logged(behaviour: PluginProcess, behaviour_channel: Channel) -> None:
+async def test_raise_becomes_an_app_error_and_is_logged(
+        behaviour: PluginProcess, behaviour_channel: Channel) -> None:
     reply = await call(behaviour_channel, "OnDeactivate")
     assert reply.error == pb.AppError(
         id="plugin.on_deactivate.error", message="ValueError: deactivation broke",
         detailed_error="ValueError: deactivation broke", where="OnDeactivate", status_code=500,
     )
-    log = await asyncio.to_thread(behaviour.wait_for_log, lambda log: log.message.startswith("on_deactivate failed"))
+    log = await asyncio.to_thread(behaviour.wait_for_log,
+                                  lambda log: log.message.startswith("on_deactivate failed"))
     assert log.level == "error"
     assert "ValueError: deactivation broke" in log.fields["exception"]
 
@@ -280,7 +288,8 @@ async def test_hook_error_chooses_the_app_error(behaviour_channel: Channel) -> N
                                       where="ExecuteCommand", status_code=403)
 
 
-async def test_raise_in_a_log_only_hook_answers_empty(behaviour: PluginProcess, behaviour_channel: Channel) -> None:
+async def test_raise_in_a_log_only_hook_answers_empty(
+        behaviour: PluginProcess, behaviour_channel: Channel) -> None:
     assert await call(behaviour_channel, "MessageHasBeenPosted") == pb.MessageHasBeenPostedResponse()
     await asyncio.to_thread(behaviour.wait_for_log, lambda log: "nobody hears this" in log.message)
 
@@ -298,9 +307,9 @@ async def test_raise_in_user_will_log_in_blocks_the_login(behaviour_channel: Cha
 
 @pytest.mark.parametrize(("hook", "request_", "expected"), [
     ("ExecuteCommand", pb.ExecuteCommandRequest(args=pb.CommandArgs(command="/wrong-type")),
-     "execute_command returned int; ExecuteCommand expects None, a CommandResponse or a ExecuteCommandResponse"),
+     "execute_command returned int; ExecuteCommand expects None, CommandResponse or ExecuteCommandResponse"),
     ("UserWillLogIn", pb.UserWillLogInRequest(user=pb.User(username="wrong-type")),
-     "user_will_log_in returned str; UserWillLogIn expects None, Reject(reason) or a UserWillLogInResponse"),
+     "user_will_log_in returned str; UserWillLogIn expects None, Reject(reason) or UserWillLogInResponse"),
 ])
 async def test_wrong_return_type_is_a_handler_error(behaviour_channel: Channel, hook: str, request_: Any,
                                                     expected: str) -> None:
@@ -309,11 +318,13 @@ async def test_wrong_return_type_is_a_handler_error(behaviour_channel: Channel, 
     assert text == f"ResultTypeError: {expected}"
 
 
-async def test_timeout_answers_negatively_and_cancels(behaviour: PluginProcess, behaviour_channel: Channel) -> None:
+async def test_timeout_answers_negatively_and_cancels(
+        behaviour: PluginProcess, behaviour_channel: Channel) -> None:
     reply = await call(behaviour_channel, "MessageWillBeUpdated")
     assert reply == pb.MessageWillBeUpdatedResponse(
         rejection_reason="message_will_be_updated did not answer within 0.3 s")
-    log = await asyncio.to_thread(behaviour.wait_for_log, lambda log: log.fields.get("hook") == "MessageWillBeUpdated")
+    log = await asyncio.to_thread(behaviour.wait_for_log,
+                                  lambda log: log.fields.get("hook") == "MessageWillBeUpdated")
     assert log.message == "message_will_be_updated did not answer within 0.3 s; cancelled"
 
 
@@ -348,6 +359,12 @@ async def test_stuck_sync_handler_is_abandoned_and_exit_does_not_wait(tmp_path: 
     messages = [log.message for log in process.logs()]
     assert "on_install did not answer within 0.3 s; its thread cannot be stopped and is abandoned" in messages
     assert "1 sync handler(s) still running at exit; not waiting for them" in messages
+
+
+async def test_negative_answer_arrives_before_the_hosts_deadline(behaviour_channel: Channel) -> None:
+    # The handler's own timeout is 30 s; the call's deadline (grpc-timeout) is what bounds it here.
+    reply = await call(behaviour_channel, "MessageWillBePosted", post("stall"), timeout=2.0)
+    assert reply.rejection_reason.startswith("message_will_be_posted did not answer within ")
 
 
 async def test_unlisted_hook_answers_the_default(behaviour_channel: Channel) -> None:
@@ -430,7 +447,8 @@ async def test_failing_configuration_fails_activation(tmp_path: Path) -> None:
     assert implemented.hooks == ["OnActivate", "OnConfigurationChange"]
     assert reply.error.id == "plugin.on_configuration_change.error"
     assert reply.error.where == "OnActivate"
-    assert reply.error.detailed_error == "on_configuration_change failed before activation: KeyError: 'missing setting'"
+    assert reply.error.detailed_error == (
+        "on_configuration_change failed before activation: KeyError: 'missing setting'")
     assert "activated" not in [log.message for log in process.logs()]
 
 

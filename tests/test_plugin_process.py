@@ -22,6 +22,7 @@ from mmplugin.wire.logline import LEVELS
 
 SERVING = health.HealthCheckResponseServingStatus.SERVING
 NOT_SERVING = health.HealthCheckResponseServingStatus.NOT_SERVING
+HEALTH_CHECK = "/grpc.health.v1.Health/Check"
 
 BASIC = """
     import asyncio
@@ -136,12 +137,12 @@ def test_missing_manifest_is_named(basic_dir: Path) -> None:
 async def test_health_serving(shared: PluginProcess, service: str) -> None:
     channel = shared.channel()
     try:
-        reply = await call(channel, "/grpc.health.v1.Health/Check", health.HealthCheckRequest(service=service),
+        reply = await call(channel, HEALTH_CHECK, health.HealthCheckRequest(service=service),
                            health.HealthCheckResponse)
     finally:
         channel.close()
     assert reply.status is SERVING
-    foreign = grpcio_call(shared.address, "/grpc.health.v1.Health/Check", health.HealthCheckRequest(service=service),
+    foreign = grpcio_call(shared.address, HEALTH_CHECK, health.HealthCheckRequest(service=service),
                           health.HealthCheckResponse)
     assert foreign.status is SERVING
 
@@ -150,7 +151,7 @@ async def test_health_unknown_service_is_not_found(shared: PluginProcess) -> Non
     channel = shared.channel()
     try:
         with pytest.raises(GRPCError) as caught:
-            await call(channel, "/grpc.health.v1.Health/Check", health.HealthCheckRequest(service="other"),
+            await call(channel, HEALTH_CHECK, health.HealthCheckRequest(service="other"),
                        health.HealthCheckResponse)
     finally:
         channel.close()
@@ -170,11 +171,12 @@ def test_unknown_paths_are_unimplemented_for_grpcio(shared: PluginProcess, path:
 
 
 def test_implemented_and_a_hook_through_grpcio(shared: PluginProcess) -> None:
-    hooks = grpcio_call(shared.address, "/mattermost.pluginapi.v1.PluginHooks/Implemented", pb.ImplementedRequest(),
-                        pb.ImplementedResponse).hooks
+    hooks = grpcio_call(shared.address, "/mattermost.pluginapi.v1.PluginHooks/Implemented",
+                        pb.ImplementedRequest(), pb.ImplementedResponse).hooks
     assert hooks == ["OnActivate", "ExecuteCommand"]
     reply = grpcio_call(shared.address, "/mattermost.pluginapi.v1.PluginHooks/ExecuteCommand",
-                        pb.ExecuteCommandRequest(args=pb.CommandArgs(command="/hi")), pb.ExecuteCommandResponse)
+                        pb.ExecuteCommandRequest(args=pb.CommandArgs(command="/hi")),
+                        pb.ExecuteCommandResponse)
     assert reply.response.text == "com.example.basic /hi"  # the manifest's id, lower-cased
 
 
@@ -224,8 +226,9 @@ class GrpcioBrokerStream:
     def __init__(self, address: str) -> None:
         self._release = threading.Event()
         self._channel = grpc.insecure_channel(address)
-        method = self._channel.stream_stream("/plugin.GRPCBroker/StartStream", request_serializer=encode,
-                                             response_deserializer=lambda data: decode(goplugin.ConnInfo, data))
+        method = self._channel.stream_stream(
+            "/plugin.GRPCBroker/StartStream", request_serializer=encode,
+            response_deserializer=lambda data: decode(goplugin.ConnInfo, data))
         self.responses = method(self._requests(), timeout=30)
 
     def _requests(self) -> Iterator[goplugin.ConnInfo]:
@@ -275,10 +278,12 @@ async def test_sigterm_lets_a_running_hook_finish(plugin: PluginProcess, basic_d
         await asyncio.to_thread(plugin.wait_for_log, lambda log: log.message == "waiting for the stop")
         plugin.proc.send_signal(signal.SIGTERM)
         await asyncio.to_thread(plugin.wait_for_log, lambda log: log.message == "stopping: received SIGTERM")
-        assert (await call(channel, "/grpc.health.v1.Health/Check", health.HealthCheckRequest(service="plugin"),
-                           health.HealthCheckResponse)).status is NOT_SERVING
+        status = await call(channel, HEALTH_CHECK, health.HealthCheckRequest(service="plugin"),
+                            health.HealthCheckResponse)
+        assert status.status is NOT_SERVING
+        late = pb.ExecuteCommandRequest(args=pb.CommandArgs(command="/late"))
         with pytest.raises(GRPCError) as refused:
-            await call(channel, "ExecuteCommand", pb.ExecuteCommandRequest(args=pb.CommandArgs(command="/late")))
+            await call(channel, "ExecuteCommand", late)
         assert refused.value.status is Status.UNAVAILABLE
         (basic_dir / "stop-seen").touch()
         reply = await pending

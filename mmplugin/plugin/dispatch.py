@@ -60,7 +60,7 @@ class _ResultType:
         return isinstance(value, self.item)
 
     def describe(self) -> str:
-        return f"a list of {self.item.__name__}" if self.repeated else f"a {self.item.__name__}"
+        return f"list[{self.item.__name__}]" if self.repeated else self.item.__name__
 
 
 _RESULT_TYPES: dict[str, _ResultType] = {}
@@ -93,7 +93,7 @@ def expected_results(hook: Hook) -> str:
         choices.append(result.describe())
     if hook.on_error is OnError.REJECT:
         choices.append("Reject(reason)")
-    choices.append(f"a {hook.response.__name__}")
+    choices.append(hook.response.__name__)
     return ", ".join(choices[:-1]) + " or " + choices[-1]
 
 

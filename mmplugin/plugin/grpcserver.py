@@ -51,7 +51,8 @@ async def _unimplemented(path: str, stream: Stream[Any, Any]) -> None:
 class _Protocol(H2Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
-        self.connection._connection.update_settings({SettingCodes.MAX_CONCURRENT_STREAMS: MAX_CONCURRENT_STREAMS})
+        limit: dict[SettingCodes | int, int] = {SettingCodes.MAX_CONCURRENT_STREAMS: MAX_CONCURRENT_STREAMS}
+        self.connection._connection.update_settings(limit)
         self.connection.flush()
 
 

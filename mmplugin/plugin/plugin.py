@@ -138,6 +138,9 @@ def _check_settings(cls: type[Plugin]) -> None:
 
 
 def _check_seconds(cls: type, name: str, value: object, *, positive: bool) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (positive and value == 0):
-        bound = "> 0" if positive else ">= 0"
-        raise TypeError(f"{_where(cls, name)} must be a number of seconds {bound}, got {value!r}")
+    valid = False
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        valid = value > 0 or (value == 0 and not positive)
+    if not valid:
+        raise TypeError(f"{_where(cls, name)} must be a number of seconds {'> 0' if positive else '>= 0'}, "
+                        f"got {value!r}")

@@ -64,7 +64,8 @@ class HookService:
                 raise GRPCError(Status.INVALID_ARGUMENT, f"{hook.name}: the request has no message")
             self._refuse_when_stopping(hook)
             if hook.name in self._implemented:
-                budget = None if stream.deadline is None else stream.deadline.time_remaining() - DEADLINE_MARGIN
+                deadline = stream.deadline
+                budget = None if deadline is None else deadline.time_remaining() - DEADLINE_MARGIN
                 response = await self._runner.answer(hook, request, budget)
             else:
                 response = hook.default_response()
