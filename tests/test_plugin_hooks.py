@@ -167,6 +167,7 @@ async def test_hook_gets_typed_arguments_and_sends_typed_results(
 
 BEHAVIOUR = """
 import asyncio
+import logging
 
 import mmplugin
 from mmplugin import DISMISS_POST, HookError, Reject
@@ -200,6 +201,7 @@ class Behaviour(mmplugin.Plugin):
             await RELEASE.wait()
             return None
         if text == "stall":
+            logging.info("stalling", extra={"post_id": post.id})
             await asyncio.sleep(60)
         if text == "raise":
             raise RuntimeError("boom")
@@ -365,6 +367,21 @@ async def test_negative_answer_arrives_before_the_hosts_deadline(behaviour_chann
     # The handler's own timeout is 30 s; the call's deadline (grpc-timeout) is what bounds it here.
     reply = await call(behaviour_channel, "MessageWillBePosted", post("stall"), timeout=2.0)
     assert reply.rejection_reason.startswith("message_will_be_posted did not answer within ")
+
+
+async def test_a_call_the_host_abandons_logs_one_line(behaviour: PluginProcess,
+                                                     behaviour_channel: Channel) -> None:
+    request = pb.MessageWillBePostedRequest(post=pb.Post(id="abandoned", message="stall"))
+    pending = asyncio.ensure_future(call(behaviour_channel, "MessageWillBePosted", request, timeout=None))
+    await asyncio.to_thread(behaviour.wait_for_log, lambda log: log.fields.get("post_id") == "abandoned")
+    pending.cancel()  # the client resets the stream
+    with pytest.raises(asyncio.CancelledError):
+        await pending
+    log = await asyncio.to_thread(
+        behaviour.wait_for_log, lambda log: log.message.startswith("MessageWillBePosted was cancelled"))
+    assert log.level == "warn"
+    assert "exception" not in log.fields
+    assert not [line for line in behaviour.logs() if line.fields.get("logger", "").startswith("grpclib")]
 
 
 async def test_unlisted_hook_answers_the_default(behaviour_channel: Channel) -> None:

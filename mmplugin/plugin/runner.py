@@ -59,10 +59,10 @@ class HookRunner:
         if not done:
             handler = self._handlers.get(hook.name)
             abandoned = handler is not None and not inspect.iscoroutinefunction(handler)
-            _log.error("%s did not answer within %g s%s", hook.method, seconds,
+            _log.error("%s did not answer within %.3g s%s", hook.method, seconds,
                        "; its thread cannot be stopped and is abandoned" if abandoned else "; cancelled",
                        extra={"hook": hook.name})
-            return error_response(hook, HookError(f"{hook.method} did not answer within {seconds:g} s"))
+            return error_response(hook, HookError(f"{hook.method} did not answer within {seconds:.3g} s"))
         try:
             return to_response(hook, call.result())
         except Exception as exc:
