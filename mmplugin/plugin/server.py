@@ -70,7 +70,7 @@ def run(plugin_class: type[Plugin]) -> NoReturn:
         _log.error("%s", exc)
         _exit(1)
     except Exception:
-        _log.exception("plugin %s stopped on an unexpected error", plugin_class.__qualname__)
+        _log.exception("plugin %s failed", plugin_class.__qualname__)
         _exit(1)
     if busy_threads:
         # concurrent.futures joins its worker threads at interpreter exit: a stuck handler would

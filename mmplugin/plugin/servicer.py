@@ -37,6 +37,7 @@ class HookService:
         self._runner = runner
         self._lifecycle = lifecycle
         self._implemented = [*implemented, *(hook.name for hook in HOOKS if hook.name in streams)]
+        self._answered = frozenset(self._implemented)
         self._streams = streams
 
     def __mapping__(self) -> dict[str, Handler]:
@@ -63,7 +64,7 @@ class HookService:
             if request is None:
                 raise GRPCError(Status.INVALID_ARGUMENT, f"{hook.name}: the request has no message")
             self._refuse_when_stopping(hook)
-            if hook.name in self._implemented:
+            if hook.name in self._answered:
                 deadline = stream.deadline
                 budget = None if deadline is None else deadline.time_remaining() - DEADLINE_MARGIN
                 response = await self._runner.answer(hook, request, budget)
