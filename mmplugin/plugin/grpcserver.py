@@ -1,0 +1,68 @@
+"""grpclib's Server with the two changes a plugin needs, on grpclib 0.4.9 (pinned) internals.
+
+- Unknown method paths: grpclib's own "method not found" reply has no ``content-type``, which
+  grpc-go reports as ``Unknown`` and answers with a stream reset (SEMANTICS §7). Here every
+  unknown path gets a handler that fails with UNIMPLEMENTED inside a normal grpclib stream, so the
+  reply is a complete trailers-only response.
+- Concurrent calls: h2 advertises ``MAX_CONCURRENT_STREAMS = 100`` and grpclib keeps it, so a
+  client with 100 slow calls open (long ServeHTTP streams, hooks waiting on something) has to queue
+  every further call, fast or not. Each connection raises it to :data:`MAX_CONCURRENT_STREAMS`.
+
+grpclib has no public hook for either, hence the overrides of its private ``_mapping`` and
+``_protocol_factory`` (and the h2 connection under its ``Connection``); the tests cover both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from functools import partial
+from typing import Any
+
+from grpclib.const import Cardinality, Handler, Status
+from grpclib.exceptions import GRPCError
+from grpclib.protocol import H2Protocol
+from grpclib.server import Server, Stream
+from h2.settings import SettingCodes
+
+from mmplugin.proto import wkt
+
+_log = logging.getLogger("mmplugin")
+
+#: Concurrent calls a host may have open on one connection (grpc-go's own server sets no limit).
+MAX_CONCURRENT_STREAMS = 4096
+
+
+class Routes(dict[str, Handler]):
+    """grpclib's method table, answering any path it lacks with an UNIMPLEMENTED handler."""
+
+    def get(self, path: str, default: Any = None) -> Any:
+        handler = super().get(path)
+        if handler is None:
+            handler = Handler(partial(_unimplemented, path), Cardinality.STREAM_STREAM, wkt.Empty, wkt.Empty)
+        return handler
+
+
+async def _unimplemented(path: str, stream: Stream[Any, Any]) -> None:
+    _log.debug("answering UNIMPLEMENTED for %s", path)
+    raise GRPCError(Status.UNIMPLEMENTED, f"unknown method {path}")
+
+
+class _Protocol(H2Protocol):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        limit: dict[SettingCodes | int, int] = {SettingCodes.MAX_CONCURRENT_STREAMS: MAX_CONCURRENT_STREAMS}
+        self.connection._connection.update_settings(limit)
+        self.connection.flush()
+
+
+class PluginServer(Server):
+    """A grpclib :class:`~grpclib.server.Server` that answers unknown paths and allows many calls."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._mapping = Routes(self._mapping)
+
+    def _protocol_factory(self) -> H2Protocol:
+        made = super()._protocol_factory()
+        return _Protocol(made.handler, made.config, made.h2_config)

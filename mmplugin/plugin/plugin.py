@@ -1,0 +1,146 @@
+"""The :class:`Plugin` base class and the checks run when a subclass is defined."""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+from mmplugin.hooks import HOOKS, HOOKS_BY_METHOD, HOOKS_BY_NAME, Hook
+
+_UNARY = tuple(hook for hook in HOOKS if not hook.streaming)
+_METHODS = tuple(hook.method for hook in _UNARY)
+_SQUASHED = {method.replace("_", ""): method for method in _METHODS}
+_FIRST_WORDS = {method.split("_")[0] for method in _METHODS}
+
+
+class Plugin:
+    """Base class of a Mattermost server plugin: define hook handlers as methods.
+
+    A handler is named after its hook in snake_case (MessageWillBePosted → ``message_will_be_posted``),
+    may be ``def`` or ``async def``, and receives the hook's request fields as typed messages, e.g.
+    ``message_will_be_posted(self, plugin_context, post)``. ``def`` handlers run in a thread pool of
+    :attr:`max_workers` threads so they never block other calls. The host is told about exactly the
+    hooks a class defines (plus OnActivate when it defines ``on_configuration_change``, which runs
+    just before activation, as for Go plugins).
+
+    Example::
+
+        class Hello(Plugin):
+            hook_timeout = 10.0
+            timeouts = {"message_will_be_posted": 2.0}
+
+            async def message_will_be_posted(self, plugin_context, post):
+                if "spam" in post.message:
+                    return Reject("no spam here")
+                return None  # allow unchanged
+
+        if __name__ == "__main__":
+            mmplugin.run(Hello)
+
+    ``id`` (lower-cased) and ``manifest`` (the parsed ``plugin.json``) are set by :func:`mmplugin.run`
+    after the instance is created and before any hook runs.
+    """
+
+    hook_timeout: ClassVar[float] = 30.0
+    """Seconds a handler may take before the hook gets its negative answer (the host waits 30 s)."""
+    timeouts: ClassVar[Mapping[str, float]] = {}
+    """Per-handler timeouts overriding :attr:`hook_timeout`, keyed by handler name."""
+    max_workers: ClassVar[int] = 8
+    """Threads running ``def`` handlers; more concurrent sync calls queue."""
+    shutdown_grace: ClassVar[float] = 5.0
+    """Seconds running hooks get to finish when the plugin is asked to stop."""
+
+    id: str
+    manifest: dict[str, Any]
+
+    _hook_handlers: ClassVar[dict[str, Callable[..., Any]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name, value in vars(cls).items():
+            _check_attribute(cls, name, value)
+        _check_settings(cls)
+        cls._hook_handlers = {
+            hook.name: handler for hook in _UNARY
+            if inspect.isfunction(handler := getattr(cls, hook.method, None))
+        }
+
+
+def implemented_hooks(plugin_class: type[Plugin]) -> list[str]:
+    """The hook names a plugin class answers ``Implemented`` with, in table order."""
+    handlers = plugin_class._hook_handlers
+    return [
+        hook.name for hook in _UNARY
+        if hook.name in handlers or (hook.name == "OnActivate" and "OnConfigurationChange" in handlers)
+    ]
+
+
+def timeout_for(plugin_class: type[Plugin], hook: Hook) -> float:
+    """The configured timeout of ``hook``'s handler, in seconds."""
+    return plugin_class.timeouts.get(hook.method, plugin_class.hook_timeout)
+
+
+def _where(cls: type, name: str) -> str:
+    return f"{cls.__qualname__}.{name}"
+
+
+def _check_attribute(cls: type, name: str, value: object) -> None:
+    hook = HOOKS_BY_METHOD.get(name)
+    if hook is not None:
+        # ServeHTTP is a bidirectional stream, served by mmplugin.http, not by a plain handler.
+        if not hook.streaming:
+            _check_handler(cls, name, value, hook)
+        return
+    if name.startswith("_") or not (callable(value) or isinstance(value, (staticmethod, classmethod))):
+        return
+    if name in HOOKS_BY_NAME:
+        raise TypeError(f"{_where(cls, name)}: handlers are named in snake_case; "
+                        f"define {HOOKS_BY_NAME[name].method} for the {name} hook")
+    match = _SQUASHED.get(name.replace("_", "").lower())
+    if match is None and name.split("_")[0] in _FIRST_WORDS:
+        close = difflib.get_close_matches(name, _METHODS, n=1, cutoff=0.8)
+        match = close[0] if close else None
+    if match is not None:
+        raise TypeError(f"{_where(cls, name)} is not a hook handler; did you mean {match}? "
+                        "(names this close to a hook are refused as typos: rename the method or "
+                        "start it with '_')")
+
+
+def _check_handler(cls: type, name: str, value: object, hook: Hook) -> None:
+    if not inspect.isfunction(value):
+        raise TypeError(f"{_where(cls, name)} must be a method (def or async def) handling the {hook.name} "
+                        f"hook, not {type(value).__name__}; hook handlers are: {', '.join(_METHODS)}")
+    signature = inspect.signature(value)
+    try:
+        signature.bind("self", *hook.params)
+    except TypeError:
+        wanted = ", ".join(("self", *hook.params))
+        raise TypeError(f"{_where(cls, name)} handles {hook.name} and is called as {name}({wanted}); "
+                        f"its signature is {name}{signature}") from None
+
+
+def _check_settings(cls: type[Plugin]) -> None:
+    _check_seconds(cls, "hook_timeout", cls.hook_timeout, positive=True)
+    _check_seconds(cls, "shutdown_grace", cls.shutdown_grace, positive=False)
+    if not isinstance(cls.timeouts, Mapping):
+        raise TypeError(f"{_where(cls, 'timeouts')} must be a dict of handler name to seconds")
+    for key, seconds in cls.timeouts.items():
+        if key not in _METHODS:
+            close = difflib.get_close_matches(str(key), _METHODS, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]}?" if close else f"handler names are: {', '.join(_METHODS)}"
+            raise TypeError(f"{_where(cls, 'timeouts')}: {key!r} is not a hook handler name; {hint}")
+        _check_seconds(cls, f"timeouts[{key!r}]", seconds, positive=True)
+    workers = cls.max_workers
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise TypeError(f"{_where(cls, 'max_workers')} must be a positive int, got {workers!r}")
+
+
+def _check_seconds(cls: type, name: str, value: object, *, positive: bool) -> None:
+    valid = False
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        valid = value > 0 or (value == 0 and not positive)
+    if not valid:
+        raise TypeError(f"{_where(cls, name)} must be a number of seconds {'> 0' if positive else '>= 0'}, "
+                        f"got {value!r}")

@@ -1,0 +1,483 @@
+"""Every hook through a real plugin process: typed arguments in, typed results and negative answers out."""
+
+from __future__ import annotations
+
+import asyncio
+import typing
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from grpclib.client import Channel
+from plugin_process import PluginProcess, call, write_plugin
+
+from mmplugin import DISMISS_POST
+from mmplugin.hooks import HOOKS, HOOKS_BY_NAME, Hook
+from mmplugin.proto import goplugin, pb
+
+UNARY = [hook for hook in HOOKS if not hook.streaming]
+
+# One handler per hook; every other one is async. `answer` logs what the handler received and
+# returns a typed value computed from it.
+ALL_HOOKS_PRELUDE = """
+import logging
+
+import mmplugin
+from mmplugin.proto import pb
+
+
+def summary(value):
+    if isinstance(value, bytes):
+        return value.decode()
+    return value if isinstance(value, (str, int)) else type(value).__name__
+
+
+RESULTS = {
+    "RunDataRetention": lambda now, batch: now + batch,
+    "ConfigurationWillBeSaved": lambda config: pb.ConfigJson(config_json=config.config_json + b" saved"),
+    "MessageWillBePosted": lambda ctx, post: pb.Post(message=post.message.upper()),
+    "MessageWillBeUpdated": lambda ctx, new, old: pb.Post(message=new.message + " was " + old.message),
+    "MessagesWillBeConsumed": lambda posts: list(reversed(posts)),
+    "FileWillBeUploaded": lambda ctx, info, content: pb.FileInfo(name=info.name, size=len(content)),
+    "NotificationWillBePushed":
+        lambda note, user_id: pb.PushNotification(message=note.message + " " + user_id),
+    "EmailNotificationWillBeSent":
+        lambda email: pb.EmailNotificationContent(subject=email.notification_json.decode()),
+    "ExecuteCommand": lambda ctx, args: pb.CommandResponse(text="ran " + args.command),
+    "OnSharedChannelsSyncMsg": lambda msg, remote: pb.SyncResponse(users_syncd=[remote.name]),
+    "OnSharedChannelsPing": lambda remote: False,
+    "GenerateSupportData": lambda ctx: [pb.FileData(filename="support.txt", data=ctx.request_id.encode())],
+}
+
+
+def answer(name, *args):
+    logging.info("called", extra={"hook": name, "received": [summary(arg) for arg in args]})
+    result = RESULTS.get(name)
+    return None if result is None else result(*args)
+
+
+class AllHooks(mmplugin.Plugin):
+"""
+
+
+def all_hooks_source() -> str:
+    lines = [ALL_HOOKS_PRELUDE]
+    for index, hook in enumerate(UNARY):
+        params = ", ".join(("self", *hook.params))
+        lines.append(f"    {'async def' if index % 2 else 'def'} {hook.method}({params}):")
+        lines.append(f"        return answer({', '.join((repr(hook.name), *hook.params))})\n")
+    lines.append("\nmmplugin.run(AllHooks)\n")
+    return "\n".join(lines)
+
+
+SAMPLES: dict[type, Any] = {
+    pb.Post: pb.Post(id="p1", message="hello"),
+    pb.ConfigJson: pb.ConfigJson(config_json=b'{"a": 1}'),
+    pb.FileInfo: pb.FileInfo(name="cat.png"),
+    pb.PushNotification: pb.PushNotification(message="ping"),
+    pb.EmailNotificationJson: pb.EmailNotificationJson(notification_json=b"mail"),
+    pb.CommandArgs: pb.CommandArgs(command="/hello"),
+    pb.RemoteCluster: pb.RemoteCluster(name="remote-1"),
+    pb.PluginContext: pb.PluginContext(request_id="req-1"),
+}
+
+
+def sample(name: str, hint: Any) -> Any:
+    """A request field value that a handler can tell apart from the default."""
+    if typing.get_origin(hint) is list:
+        (item,) = typing.get_args(hint)
+        return [pb.Post(id="a"), pb.Post(id="b")] if item is pb.Post else [item(), item()]
+    cls = next((arg for arg in typing.get_args(hint) if arg is not type(None)), hint)
+    if cls is str:
+        return f"{name}-value"
+    if cls is int:
+        return 1000
+    if cls is bytes:
+        return b"file bytes"
+    return SAMPLES.get(cls, cls())
+
+
+def sample_request(hook: Hook) -> Any:
+    hints = typing.get_type_hints(hook.request)
+    return hook.request(**{name: sample(name, hints[name]) for name in hook.params})
+
+
+EXPECTED: dict[str, Any] = {
+    "RunDataRetention": pb.RunDataRetentionResponse(deleted_count=2000),
+    "ConfigurationWillBeSaved": pb.ConfigurationWillBeSavedResponse(
+        modified_config=pb.ConfigJson(config_json=b'{"a": 1} saved')),
+    "MessageWillBePosted": pb.MessageWillBePostedResponse(modified_post=pb.Post(message="HELLO")),
+    "MessageWillBeUpdated": pb.MessageWillBeUpdatedResponse(modified_post=pb.Post(message="hello was hello")),
+    "MessagesWillBeConsumed": pb.MessagesWillBeConsumedResponse(posts=[pb.Post(id="b"), pb.Post(id="a")]),
+    "FileWillBeUploaded":
+        pb.FileWillBeUploadedResponse(modified_file_info=pb.FileInfo(name="cat.png", size=10)),
+    "NotificationWillBePushed": pb.NotificationWillBePushedResponse(
+        modified_notification=pb.PushNotification(message="ping user_id-value")),
+    "EmailNotificationWillBeSent": pb.EmailNotificationWillBeSentResponse(
+        modified_content=pb.EmailNotificationContent(subject="mail")),
+    "ExecuteCommand": pb.ExecuteCommandResponse(response=pb.CommandResponse(text="ran /hello")),
+    "OnSharedChannelsSyncMsg":
+        pb.OnSharedChannelsSyncMsgResponse(response=pb.SyncResponse(users_syncd=["remote-1"])),
+    "OnSharedChannelsPing": pb.OnSharedChannelsPingResponse(healthy=False),
+    "GenerateSupportData":
+        pb.GenerateSupportDataResponse(files=[pb.FileData(filename="support.txt", data=b"req-1")]),
+}
+
+
+def received(request: Any, hook: Hook) -> list[Any]:
+    """What ``answer`` logs for the handler's arguments."""
+    values = [getattr(request, name) for name in hook.params]
+    return [v.decode() if isinstance(v, bytes) else v if isinstance(v, (str, int)) else type(v).__name__
+            for v in values]
+
+
+@pytest.fixture(scope="module")
+def all_hooks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PluginProcess]:
+    process = PluginProcess(write_plugin(tmp_path_factory.mktemp("all"), all_hooks_source()))
+    process.handshake()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+async def channel(all_hooks: PluginProcess) -> AsyncIterator[Channel]:
+    channel = all_hooks.channel()
+    yield channel
+    channel.close()
+
+
+async def test_implemented_lists_every_defined_hook(channel: Channel) -> None:
+    reply = await call(channel, "/mattermost.pluginapi.v1.PluginHooks/Implemented", pb.ImplementedRequest(),
+                       pb.ImplementedResponse)
+    assert reply.hooks == [hook.name for hook in UNARY]
+
+
+@pytest.mark.parametrize("hook", UNARY, ids=lambda hook: hook.name)
+async def test_hook_gets_typed_arguments_and_sends_typed_results(
+        all_hooks: PluginProcess, channel: Channel, hook: Hook) -> None:
+    request = sample_request(hook)
+    reply = await call(channel, hook.name, request)
+    assert reply == EXPECTED.get(hook.name, hook.response())
+    log = await asyncio.to_thread(all_hooks.wait_for_log, lambda log: log.fields.get("hook") == hook.name)
+    assert log.fields["received"] == received(request, hook)
+
+
+# --- behaviour --------------------------------------------------------------------------------------
+
+BEHAVIOUR = """
+import asyncio
+import logging
+
+import mmplugin
+from mmplugin import DISMISS_POST, HookError, Reject
+from mmplugin.proto import pb
+
+RELEASE = asyncio.Event()
+
+
+class Behaviour(mmplugin.Plugin):
+    timeouts = {"message_will_be_updated": 0.3}
+
+    def on_deactivate(self):
+        raise ValueError("deactivation broke")
+
+    def message_has_been_posted(self, plugin_context, post):
+        raise ValueError("nobody hears this")
+
+    def on_shared_channels_ping(self, remote_cluster):
+        raise ConnectionError("remote is down")
+
+    def user_will_log_in(self, plugin_context, user):
+        if user.username == "wrong-type":
+            return "not a Reject"
+        if user.username == "blocked":
+            raise PermissionError("blocked user")
+        return None
+
+    async def message_will_be_posted(self, plugin_context, post):
+        text = post.message
+        if text == "slow":
+            await RELEASE.wait()
+            return None
+        if text == "stall":
+            logging.info("stalling", extra={"post_id": post.id})
+            await asyncio.sleep(60)
+        if text == "raise":
+            raise RuntimeError("boom")
+        if text == "reject":
+            return Reject("not here")
+        if text == "dismiss":
+            return Reject(DISMISS_POST)
+        if text == "hookerror":
+            raise HookError("custom reason")
+        if text == "modify":
+            return pb.Post(message="modified")
+        if text == "response":
+            return pb.MessageWillBePostedResponse(rejection_reason="as a response")
+        return None
+
+    async def message_will_be_updated(self, plugin_context, new_post, old_post):
+        await asyncio.sleep(60)
+
+    def execute_command(self, plugin_context, args):
+        if args.command == "/hookerror":
+            raise HookError("nope", id="com.example.nope", status_code=403, detailed_error="details")
+        if args.command == "/wrong-type":
+            return 42
+        return pb.CommandResponse(text="fast " + args.command)
+
+    async def on_web_socket_connect(self, web_conn_id, user_id):
+        RELEASE.set()
+
+
+mmplugin.run(Behaviour)
+"""
+
+
+@pytest.fixture(scope="module")
+def behaviour(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PluginProcess]:
+    process = PluginProcess(write_plugin(tmp_path_factory.mktemp("behaviour"), BEHAVIOUR))
+    process.handshake()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+async def behaviour_channel(behaviour: PluginProcess) -> AsyncIterator[Channel]:
+    channel = behaviour.channel()
+    yield channel
+    channel.close()
+
+
+def post(text: str) -> pb.MessageWillBePostedRequest:
+    return pb.MessageWillBePostedRequest(post=pb.Post(message=text))
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("allow", pb.MessageWillBePostedResponse()),
+    ("modify", pb.MessageWillBePostedResponse(modified_post=pb.Post(message="modified"))),
+    ("reject", pb.MessageWillBePostedResponse(rejection_reason="not here")),
+    ("dismiss", pb.MessageWillBePostedResponse(rejection_reason=DISMISS_POST)),
+    ("response", pb.MessageWillBePostedResponse(rejection_reason="as a response")),
+    ("hookerror", pb.MessageWillBePostedResponse(rejection_reason="custom reason")),
+    ("raise", pb.MessageWillBePostedResponse(rejection_reason="RuntimeError: boom")),
+])
+async def test_message_will_be_posted_answers(behaviour_channel: Channel, text: str, expected: Any) -> None:
+    reply = await call(behaviour_channel, "MessageWillBePosted", post(text))
+    assert reply == expected
+    assert reply.modified_post is None or text == "modify"  # allowing never echoes the post
+
+
+async def test_raise_becomes_an_app_error_and_is_logged(
+        behaviour: PluginProcess, behaviour_channel: Channel) -> None:
+    reply = await call(behaviour_channel, "OnDeactivate")
+    assert reply.error == pb.AppError(
+        id="plugin.on_deactivate.error", message="ValueError: deactivation broke",
+        detailed_error="ValueError: deactivation broke", where="OnDeactivate", status_code=500,
+    )
+    log = await asyncio.to_thread(behaviour.wait_for_log,
+                                  lambda log: log.message.startswith("on_deactivate failed"))
+    assert log.level == "error"
+    assert "ValueError: deactivation broke" in log.fields["exception"]
+
+
+async def test_hook_error_chooses_the_app_error(behaviour_channel: Channel) -> None:
+    reply = await call(behaviour_channel, "ExecuteCommand",
+                       pb.ExecuteCommandRequest(args=pb.CommandArgs(command="/hookerror")))
+    assert reply.response is None
+    assert reply.error == pb.AppError(id="com.example.nope", message="nope", detailed_error="details",
+                                      where="ExecuteCommand", status_code=403)
+
+
+async def test_raise_in_a_log_only_hook_answers_empty(
+        behaviour: PluginProcess, behaviour_channel: Channel) -> None:
+    assert await call(behaviour_channel, "MessageHasBeenPosted") == pb.MessageHasBeenPostedResponse()
+    await asyncio.to_thread(behaviour.wait_for_log, lambda log: "nobody hears this" in log.message)
+
+
+async def test_raise_in_ping_answers_unhealthy(behaviour_channel: Channel) -> None:
+    reply = await call(behaviour_channel, "OnSharedChannelsPing")
+    assert reply == pb.OnSharedChannelsPingResponse(healthy=False)
+
+
+async def test_raise_in_user_will_log_in_blocks_the_login(behaviour_channel: Channel) -> None:
+    request = pb.UserWillLogInRequest(user=pb.User(username="blocked"))
+    reply = await call(behaviour_channel, "UserWillLogIn", request)
+    assert reply.rejection_reason == "PermissionError: blocked user"
+
+
+@pytest.mark.parametrize(("hook", "request_", "expected"), [
+    ("ExecuteCommand", pb.ExecuteCommandRequest(args=pb.CommandArgs(command="/wrong-type")),
+     "execute_command returned int; ExecuteCommand expects None, CommandResponse or ExecuteCommandResponse"),
+    ("UserWillLogIn", pb.UserWillLogInRequest(user=pb.User(username="wrong-type")),
+     "user_will_log_in returned str; UserWillLogIn expects None, Reject(reason) or UserWillLogInResponse"),
+])
+async def test_wrong_return_type_is_a_handler_error(behaviour_channel: Channel, hook: str, request_: Any,
+                                                    expected: str) -> None:
+    reply = await call(behaviour_channel, hook, request_)
+    text = reply.error.detailed_error if hook == "ExecuteCommand" else reply.rejection_reason
+    assert text == f"ResultTypeError: {expected}"
+
+
+async def test_timeout_answers_negatively_and_cancels(
+        behaviour: PluginProcess, behaviour_channel: Channel) -> None:
+    reply = await call(behaviour_channel, "MessageWillBeUpdated")
+    assert reply == pb.MessageWillBeUpdatedResponse(
+        rejection_reason="message_will_be_updated did not answer within 0.3 s")
+    log = await asyncio.to_thread(behaviour.wait_for_log,
+                                  lambda log: log.fields.get("hook") == "MessageWillBeUpdated")
+    assert log.message == "message_will_be_updated did not answer within 0.3 s; cancelled"
+
+
+STUCK = """
+import time
+
+import mmplugin
+
+
+class Stuck(mmplugin.Plugin):
+    timeouts = {"on_install": 0.3}
+
+    def on_install(self, plugin_context, event):
+        time.sleep(120)
+
+
+mmplugin.run(Stuck)
+"""
+
+
+async def test_stuck_sync_handler_is_abandoned_and_exit_does_not_wait(tmp_path: Path) -> None:
+    process = PluginProcess(write_plugin(tmp_path / "stuck", STUCK))
+    channel = process.channel()
+    try:
+        reply = await call(channel, "OnInstall")
+        await call(channel, "/plugin.GRPCController/Shutdown", goplugin.Empty(), goplugin.Empty)
+    finally:
+        channel.close()
+    assert await asyncio.to_thread(process.wait) == 0
+    assert reply.error.id == "plugin.on_install.error"
+    assert reply.error.detailed_error == "on_install did not answer within 0.3 s"
+    messages = [log.message for log in process.logs()]
+    assert "on_install did not answer within 0.3 s; its thread cannot be stopped and is abandoned" in messages
+    assert "1 sync handler(s) still running at exit; not waiting for them" in messages
+
+
+async def test_negative_answer_arrives_before_the_hosts_deadline(behaviour_channel: Channel) -> None:
+    # The handler's own timeout is 30 s; the call's deadline (grpc-timeout) is what bounds it here.
+    reply = await call(behaviour_channel, "MessageWillBePosted", post("stall"), timeout=2.0)
+    assert reply.rejection_reason.startswith("message_will_be_posted did not answer within ")
+
+
+async def test_a_call_the_host_abandons_logs_one_line(behaviour: PluginProcess,
+                                                     behaviour_channel: Channel) -> None:
+    request = pb.MessageWillBePostedRequest(post=pb.Post(id="abandoned", message="stall"))
+    pending = asyncio.ensure_future(call(behaviour_channel, "MessageWillBePosted", request, timeout=None))
+    await asyncio.to_thread(behaviour.wait_for_log, lambda log: log.fields.get("post_id") == "abandoned")
+    pending.cancel()  # the client resets the stream
+    with pytest.raises(asyncio.CancelledError):
+        await pending
+    log = await asyncio.to_thread(
+        behaviour.wait_for_log, lambda log: log.message.startswith("MessageWillBePosted was cancelled"))
+    assert log.level == "warn"
+    assert "exception" not in log.fields
+    assert not [line for line in behaviour.logs() if line.fields.get("logger", "").startswith("grpclib")]
+
+
+async def test_unlisted_hook_answers_the_default(behaviour_channel: Channel) -> None:
+    # The host never calls a hook missing from Implemented; if it does, it gets what it would assume.
+    reply = await call(behaviour_channel, "ChannelHasBeenCreated")
+    assert reply == HOOKS_BY_NAME["ChannelHasBeenCreated"].default_response()
+    assert (await call(behaviour_channel, "OnActivate")) == pb.OnActivateResponse()
+
+
+async def test_slow_hooks_do_not_delay_fast_ones(behaviour_channel: Channel) -> None:
+    slow = [asyncio.ensure_future(call(behaviour_channel, "MessageWillBePosted", post("slow"), timeout=60))
+            for _ in range(120)]
+    fast_sync = [call(behaviour_channel, "ExecuteCommand",
+                      pb.ExecuteCommandRequest(args=pb.CommandArgs(command=f"/{n}"))) for n in range(60)]
+    fast_async = [call(behaviour_channel, "MessageWillBePosted", post("reject")) for _ in range(60)]
+    fast = await asyncio.gather(*fast_sync, *fast_async)
+    assert [reply.response.text for reply in fast[:60]] == [f"fast /{n}" for n in range(60)]
+    assert all(reply.rejection_reason == "not here" for reply in fast[60:])
+    assert not any(task.done() for task in slow)
+    await call(behaviour_channel, "OnWebSocketConnect")
+    assert await asyncio.gather(*slow) == [pb.MessageWillBePostedResponse()] * 120
+
+
+# --- OnActivate -------------------------------------------------------------------------------------
+
+ACTIVATION = """
+import logging
+
+import mmplugin
+
+FAIL = {fail!r}
+
+
+class Activation(mmplugin.Plugin):
+    def on_configuration_change(self):
+        logging.info("configured")
+        if FAIL:
+            raise KeyError("missing setting")
+{activate}
+
+mmplugin.run(Activation)
+"""
+
+ON_ACTIVATE = """
+    async def on_activate(self):
+        logging.info("activated")
+"""
+
+
+def start_activation(tmp_path: Path, *, fail: bool, with_on_activate: bool) -> PluginProcess:
+    source = ACTIVATION.format(fail=fail, activate=ON_ACTIVATE if with_on_activate else "")
+    process = PluginProcess(write_plugin(tmp_path / "activation", source))
+    process.handshake()
+    return process
+
+
+async def test_on_activate_runs_the_configuration_handler_first(tmp_path: Path) -> None:
+    process = start_activation(tmp_path, fail=False, with_on_activate=True)
+    channel = process.channel()
+    try:
+        assert await call(channel, "OnActivate") == pb.OnActivateResponse()
+        await call(channel, "/plugin.GRPCController/Shutdown", goplugin.Empty(), goplugin.Empty)
+    finally:
+        channel.close()
+    assert await asyncio.to_thread(process.wait) == 0
+    messages = [log.message for log in process.logs()]
+    assert messages.index("configured") < messages.index("activated")
+
+
+async def test_failing_configuration_fails_activation(tmp_path: Path) -> None:
+    process = start_activation(tmp_path, fail=True, with_on_activate=True)
+    channel = process.channel()
+    try:
+        implemented = await call(channel, "/mattermost.pluginapi.v1.PluginHooks/Implemented",
+                                 pb.ImplementedRequest(), pb.ImplementedResponse)
+        reply = await call(channel, "OnActivate")
+    finally:
+        channel.close()
+        process.stop()
+    assert implemented.hooks == ["OnActivate", "OnConfigurationChange"]
+    assert reply.error.id == "plugin.on_configuration_change.error"
+    assert reply.error.where == "OnActivate"
+    assert reply.error.detailed_error == (
+        "on_configuration_change failed before activation: KeyError: 'missing setting'")
+    assert "activated" not in [log.message for log in process.logs()]
+
+
+async def test_configuration_handler_alone_still_runs_before_activation(tmp_path: Path) -> None:
+    process = start_activation(tmp_path, fail=False, with_on_activate=False)
+    channel = process.channel()
+    try:
+        implemented = await call(channel, "/mattermost.pluginapi.v1.PluginHooks/Implemented",
+                                 pb.ImplementedRequest(), pb.ImplementedResponse)
+        assert await call(channel, "OnActivate") == pb.OnActivateResponse()
+    finally:
+        channel.close()
+    await asyncio.to_thread(process.wait_for_log, lambda log: log.message == "configured")
+    process.stop()
+    assert implemented.hooks == ["OnActivate", "OnConfigurationChange"]
