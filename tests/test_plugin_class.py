@@ -11,7 +11,6 @@ import socket
 import sys
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -24,7 +23,7 @@ from mmplugin.plugin.errors import StartupError
 from mmplugin.plugin.logs import HclogFormatter, StdoutLog
 from mmplugin.plugin.plugin import implemented_hooks, timeout_for
 from mmplugin.plugin.runner import HookRunner
-from mmplugin.plugin.startup import bind_listener, check_cookie, load_manifest, port_range
+from mmplugin.plugin.startup import bind_listener, check_cookie, port_range
 from mmplugin.proto import pb
 from mmplugin.wire.handshake import MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE
 
@@ -249,25 +248,6 @@ def test_listener_uses_ipproto_tcp_on_loopback() -> None:
         sock.listen()
         with pytest.raises(StartupError, match=f"no free port on 127.0.0.1 in .* = {port}..{port}"):
             bind_listener(range(port, port + 1))
-
-
-@pytest.mark.parametrize(("text", "message"), [
-    ("{oops", "plugin.json is not valid JSON"),
-    ("[1]", "plugin.json must hold a JSON object, not list"),
-    ('{"id": "a b"}', "\"id\" must be 3 to 190 letters, digits, '-', '_' or '.', got 'a b'"),
-    ('{"id": 7}', "got 7"),
-])
-def test_bad_manifests(tmp_path: Path, text: str, message: str) -> None:
-    (tmp_path / "plugin.json").write_text(text)
-    with pytest.raises(StartupError, match=message):
-        load_manifest(tmp_path)
-
-
-def test_manifest_id_is_lower_cased(tmp_path: Path) -> None:
-    with pytest.raises(StartupError, match=r"plugin\.json not found"):
-        load_manifest(tmp_path)
-    (tmp_path / "plugin.json").write_text('{"id": "Com.Example.X", "name": "X"}')
-    assert load_manifest(tmp_path) == {"id": "com.example.x", "name": "X"}
 
 
 # --- logs -------------------------------------------------------------------------------------------

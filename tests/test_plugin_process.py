@@ -128,7 +128,7 @@ def test_missing_manifest_is_named(basic_dir: Path) -> None:
     assert process.wait() == 1
     assert process.stdout_lines == []
     error = next(log for log in process.logs() if log.level == "error")
-    assert error.message.startswith(f"{basic_dir / 'plugin.json'} not found")
+    assert error.message.startswith(f"{basic_dir / 'plugin.json'}: no manifest")
 
 
 # --- services -------------------------------------------------------------------------------------

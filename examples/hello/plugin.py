@@ -26,7 +26,7 @@ class Hello(Plugin):
     timeouts: ClassVar[dict[str, float]] = {"message_will_be_posted": 2.0}
 
     async def on_activate(self) -> None:
-        log.info("hello plugin activated", extra={"plugin_id": self.id, "version": self.manifest["version"]})
+        log.info("hello plugin activated", extra={"plugin_id": self.id, "version": self.manifest.version})
 
     async def message_will_be_posted(
             self, plugin_context: pb.PluginContext, post: pb.Post) -> pb.Post | Reject | None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import difflib
+import functools
 import inspect
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
+from mmplugin.api import AsyncPluginAPI, PluginAPI
 from mmplugin.hooks import HOOKS, HOOKS_BY_METHOD, HOOKS_BY_NAME, Hook
+from mmplugin.manifest import Manifest
 
 _UNARY = tuple(hook for hook in HOOKS if not hook.streaming)
 _METHODS = tuple(hook.method for hook in _UNARY)
@@ -39,8 +43,9 @@ class Plugin:
         if __name__ == "__main__":
             mmplugin.run(Hello)
 
-    ``id`` (lower-cased) and ``manifest`` (the parsed ``plugin.json``) are set by :func:`mmplugin.run`
-    after the instance is created and before any hook runs.
+    ``id`` (lower-cased) and ``manifest`` (the checked ``plugin.json``, a
+    :class:`~mmplugin.manifest.Manifest`) are set by :func:`mmplugin.run` after the instance is
+    created and before any hook runs.
     """
 
     hook_timeout: ClassVar[float] = 30.0
@@ -49,11 +54,30 @@ class Plugin:
     """Per-handler timeouts overriding :attr:`hook_timeout`, keyed by handler name."""
     max_workers: ClassVar[int] = 8
     """Threads running ``def`` handlers; more concurrent sync calls queue."""
-    shutdown_grace: ClassVar[float] = 5.0
-    """Seconds running hooks get to finish when the plugin is asked to stop."""
+    shutdown_grace: ClassVar[float] = 1.5
+    """Seconds running hooks get to finish when the plugin is asked to stop. go-plugin kills a
+    plugin that has not exited 2 s after its Shutdown call, so a longer grace only helps under
+    SIGTERM from other hosts."""
 
     id: str
-    manifest: dict[str, Any]
+    manifest: Manifest
+    _loop: asyncio.AbstractEventLoop | None = None
+
+    @functools.cached_property
+    def api(self) -> AsyncPluginAPI:
+        """The host's PluginAPI for ``async def`` handlers: ``await self.api.get_user(user_id=uid)``.
+
+        Connects on first use to ``$MATTERMOST_PLUGIN_API_TARGET`` and is closed when the plugin stops.
+        """
+        return AsyncPluginAPI(plugin_id=getattr(self, "id", None))
+
+    @functools.cached_property
+    def sync_api(self) -> PluginAPI:
+        """The blocking twin of :attr:`api` for ``def`` handlers (they run in worker threads); it
+        shares :attr:`api`'s connection. Calling it from the event loop's thread raises."""
+        if self._loop is None:
+            raise RuntimeError("sync_api is available once the plugin is running (inside hook handlers)")
+        return PluginAPI.from_async(self.api, self._loop)
 
     _hook_handlers: ClassVar[dict[str, Callable[..., Any]]] = {}
 

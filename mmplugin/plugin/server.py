@@ -14,6 +14,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
+from mmplugin.manifest import ManifestError, load_manifest
 from mmplugin.plugin.errors import StartupError
 from mmplugin.plugin.grpcserver import PluginServer
 from mmplugin.plugin.lifecycle import Lifecycle
@@ -22,7 +23,7 @@ from mmplugin.plugin.plugin import Plugin, implemented_hooks
 from mmplugin.plugin.runner import HookRunner
 from mmplugin.plugin.servicer import HookService, StreamHandler
 from mmplugin.plugin.services import BrokerService, ControllerService, HealthService, StdioService
-from mmplugin.plugin.startup import bind_listener, check_cookie, load_manifest, port_range
+from mmplugin.plugin.startup import bind_listener, check_cookie, port_range
 from mmplugin.wire.codec import MessageCodec
 from mmplugin.wire.handshake import Handshake
 
@@ -63,10 +64,10 @@ def run(plugin_class: type[Plugin]) -> NoReturn:
     try:
         manifest = load_manifest(Path.cwd())
         plugin = plugin_class()
-        plugin.id, plugin.manifest = manifest["id"], manifest
+        plugin.id, plugin.manifest = manifest.id, manifest
         sock = bind_listener(port_range(os.environ))
         busy_threads = asyncio.run(serve(plugin, sock, handshake_out))
-    except StartupError as exc:
+    except (StartupError, ManifestError) as exc:
         _log.error("%s", exc)
         _exit(1)
     except Exception:
@@ -97,6 +98,7 @@ async def serve(plugin: Plugin, sock: socket.socket, handshake_out: TextIO,
     ``streams`` mounts handlers for streaming hooks (ServeHTTP) by hook name.
     """
     plugin_class = type(plugin)
+    plugin._loop = asyncio.get_running_loop()
     lifecycle = Lifecycle()
     executor = ThreadPoolExecutor(plugin_class.max_workers, thread_name_prefix="mmplugin-hook")
     runner = HookRunner(plugin, executor)
@@ -119,6 +121,8 @@ async def serve(plugin: Plugin, sock: socket.socket, handshake_out: TextIO,
     with suppress(asyncio.TimeoutError):
         await asyncio.wait_for(server.wait_closed(), CLOSE_TIMEOUT)
     executor.shutdown(wait=False, cancel_futures=True)
+    if "api" in vars(plugin):
+        await plugin.api.close()
     return runner.busy_threads
 
 

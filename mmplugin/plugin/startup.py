@@ -3,19 +3,13 @@
 
 from __future__ import annotations
 
-import json
-import re
 import socket
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
 
 from mmplugin.plugin.errors import StartupError
 from mmplugin.wire.handshake import MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE, MAX_PORT_ENV, MIN_PORT_ENV
 
 HOST = "127.0.0.1"
-MANIFEST = "plugin.json"
-_PLUGIN_ID = re.compile(r"^[a-zA-Z0-9-_\.]{3,190}$")
 
 
 def check_cookie(environ: Mapping[str, str]) -> None:
@@ -26,29 +20,6 @@ def check_cookie(environ: Mapping[str, str]) -> None:
             f"or locally with `mmplugin run`, not run directly ({MAGIC_COOKIE_KEY} is not set "
             "to the plugin handshake cookie)."
         )
-
-
-def load_manifest(directory: Path) -> dict[str, Any]:
-    """Read ``plugin.json`` from the plugin directory; the returned manifest's ``id`` is lower-cased."""
-    path = directory / MANIFEST
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise StartupError(f"{path} not found: a plugin runs in its own directory, next to its "
-                           f"{MANIFEST} (the host sets the working directory)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise StartupError(f"cannot read {path}: {exc}") from None
-    try:
-        manifest = json.loads(text)
-    except ValueError as exc:
-        raise StartupError(f"{path} is not valid JSON: {exc}") from None
-    if not isinstance(manifest, dict):
-        raise StartupError(f"{path} must hold a JSON object, not {type(manifest).__name__}")
-    plugin_id = manifest.get("id")
-    if not isinstance(plugin_id, str) or not _PLUGIN_ID.match(plugin_id):
-        raise StartupError(f"{path}: \"id\" must be 3 to 190 letters, digits, '-', '_' or '.', "
-                           f"got {plugin_id!r}")
-    return {**manifest, "id": plugin_id.lower()}
 
 
 def port_range(environ: Mapping[str, str]) -> range:
