@@ -7,7 +7,9 @@ key and value always written, and the unknown fields kept from decoding appended
 
 A nested message is written in place after a one-byte length placeholder; when it turns out to
 be 128 bytes or longer the placeholder is widened (one memmove) instead of encoding the child
-into a separate buffer.
+into a separate buffer. The top-level function ``encode_message(m) -> bytes`` keeps large
+``bytes`` values out of the buffer and joins them in at the end, so a 64 KiB body chunk is
+copied once.
 """
 
 from __future__ import annotations
@@ -18,27 +20,47 @@ from mmplugin.wire import _runtime
 from mmplugin.wire._source import Source
 from mmplugin.wire.schema import STRUCT_FORMATS, FieldPlan, MessagePlan
 
+SPLICE_FROM = 2048
+"""``bytes`` values at least this long are joined into the top-level output instead of copied twice."""
+
 
 def generate_encoder(plan: MessagePlan) -> Source:
-    """The source of ``encode(m, buf)`` for ``plan``."""
+    """The source of ``encode(m, buf)`` and ``encode_message(m) -> bytes`` for ``plan``."""
     src = Source(f"encode {plan.name}")
     src.namespace.update(
         write_varint=_runtime.write_varint, varint_bytes=_runtime.varint_bytes, zigzag=_runtime.zigzag
     )
     src.add(0, "def encode(m, buf):")
+    _body(src, plan, top=False)
+    src.add(0, "def encode_message(m):")
+    if any(field.proto_type == "bytes" for field in plan.fields):
+        src.add(1, "buf = bytearray()")
+        src.add(1, "parts = None")
+        _body(src, plan, top=True)
+        src.add(1, "if parts is None:")
+        src.add(2, "return bytes(buf)")
+        src.add(1, "parts.append(buf)")
+        src.add(1, "return b''.join(parts)")
+    else:
+        src.add(1, "buf = bytearray()")
+        src.add(1, "encode(m, buf)")
+        src.add(1, "return bytes(buf)")
+    return src
+
+
+def _body(src: Source, plan: MessagePlan, *, top: bool) -> None:
     for field in plan.fields:
-        _field(src, field)
+        _field(src, field, top)
     src.add(1, "u = m._unknown_fields")
     src.add(1, "if u:")
     src.add(2, "buf += u")
-    return src
 
 
 def tag_bytes(number: int, wire_type: int) -> bytes:
     return _runtime.varint_bytes(number << 3 | wire_type)
 
 
-def _field(src: Source, field: FieldPlan) -> None:
+def _field(src: Source, field: FieldPlan, top: bool) -> None:
     src.add(1, f"v = m.{field.name}")
     if field.presence:
         src.add(1, "if v is not None:")
@@ -58,12 +80,12 @@ def _field(src: Source, field: FieldPlan) -> None:
         _packed(src, field)
     elif field.repeated:
         src.add(2, "for x in v:")
-        _value(src, 3, field, "x", "s")
+        _value(src, 3, field, "x", "s", top)
     else:
-        _value(src, 2, field, "v", "s")
+        _value(src, 2, field, "v", "s", top)
 
 
-def _value(src: Source, depth: int, field: FieldPlan, var: str, mark: str) -> None:
+def _value(src: Source, depth: int, field: FieldPlan, var: str, mark: str, top: bool = False) -> None:
     """Write tag and value of one (non-repeated) occurrence of ``field`` held in ``var``."""
     kind = field.proto_type
     src.add(depth, f"buf += {src.const(tag_bytes(field.number, field.wire_type), 'T')}")
@@ -80,6 +102,15 @@ def _value(src: Source, depth: int, field: FieldPlan, var: str, mark: str) -> No
     elif kind == "string":
         src.add(depth, f"b = {var}.encode()")
         _length_then(src, depth, "b")
+    elif kind == "bytes" and top:
+        _length(src, depth, var)
+        src.add(depth, f"if n < {SPLICE_FROM}:")
+        src.add(depth + 1, f"buf += {var}")
+        src.add(depth, "else:")
+        src.add(depth + 1, "if parts is None:")
+        src.add(depth + 2, "parts = []")
+        src.add(depth + 1, f"parts += (buf, {var})")
+        src.add(depth + 1, "buf = bytearray()")
     elif kind == "bytes":
         _length_then(src, depth, var)
     elif kind in ("sint32", "sint64"):
@@ -94,12 +125,16 @@ def _value(src: Source, depth: int, field: FieldPlan, var: str, mark: str) -> No
         src.add(depth + 1, f"write_varint(buf, {var})")
 
 
-def _length_then(src: Source, depth: int, data: str) -> None:
+def _length(src: Source, depth: int, data: str) -> None:
     src.add(depth, f"n = len({data})")
     src.add(depth, "if n < 128:")
     src.add(depth + 1, "buf.append(n)")
     src.add(depth, "else:")
     src.add(depth + 1, "buf += varint_bytes(n)")
+
+
+def _length_then(src: Source, depth: int, data: str) -> None:
+    _length(src, depth, data)
     src.add(depth, f"buf += {data}")
 
 

@@ -38,6 +38,8 @@ def read_varint(data: bytes, pos: int, first: int) -> tuple[int, int]:
 
 def varint_bytes(value: int) -> bytes:
     """Encode ``value`` as a varint; negatives take ten bytes (two's complement, as protobuf)."""
+    if 0 <= value < 0x4000:
+        return bytes((value,)) if value < 0x80 else bytes(((value & 0x7F) | 0x80, value >> 7))
     if value < 0:
         if value < _MIN_I64:
             raise ValueError(f"{value} does not fit in a 64-bit varint")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import linecache
-from collections.abc import Callable
 from typing import Any
 
 
@@ -46,11 +45,9 @@ class Source:
             self.links[name] = (kind, cls)
         return name
 
-    def build(self, function_name: str) -> Callable[..., Any]:
-        """Compile the lines, register them with linecache for readable tracebacks, return the function."""
+    def build(self) -> None:
+        """Compile the lines into :attr:`namespace`, registered with linecache for readable tracebacks."""
         text = "\n".join(self.lines) + "\n"
         filename = f"<mmplugin.wire {self.title}>"
         linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
         exec(compile(text, filename, "exec"), self.namespace)
-        function: Callable[..., Any] = self.namespace[function_name]
-        return function

@@ -17,7 +17,7 @@ import betterproto2
 from grpclib.encoding.base import CodecBase
 
 from mmplugin.wire._runtime import Malformed
-from mmplugin.wire.compiler import decoder_for, encoder_for
+from mmplugin.wire.compiler import decoder_for, message_encoder_for
 from mmplugin.wire.errors import DecodeError
 
 M = TypeVar("M", bound=betterproto2.Message)
@@ -27,9 +27,7 @@ __all__ = ["DecodeError", "MessageCodec", "decode", "encode"]
 
 def encode(message: betterproto2.Message) -> bytes:
     """Serialise ``message`` to protobuf wire bytes (the same bytes as ``bytes(message)``)."""
-    buf = bytearray()
-    encoder_for(type(message))(message, buf)
-    return bytes(buf)
+    return message_encoder_for(type(message))(message)
 
 
 def decode(message_type: type[M], data: bytes | bytearray | memoryview) -> M:

@@ -18,24 +18,40 @@ from mmplugin.wire.schema import Unsupported, plan_message
 
 Encoder = Callable[[Any, bytearray], None]
 """``encoder(message, buf)`` appends the wire form of ``message`` to ``buf``."""
+MessageEncoder = Callable[[Any], bytes]
+"""``message_encoder(message)`` returns the wire form of ``message``."""
 Decoder = Callable[[bytes, int, int], Any]
 """``decoder(data, start, end)`` builds a message from ``data[start:end]``."""
 
 _encoders: dict[type, Encoder] = {}
+_message_encoders: dict[type, MessageEncoder] = {}
 _decoders: dict[type, Decoder] = {}
 _fallbacks: dict[type, str] = {}
 
 
 def encoder_for(cls: type) -> Encoder:
-    """The encoder of message class ``cls``, generated on first use."""
+    """The encoder of message class ``cls`` (for nesting into a buffer), generated on first use."""
     encoder = _encoders.get(cls)
     if encoder is None:
-        try:
-            encoder = _build(generate_encoder(plan_message(cls)), "encode")
-        except Unsupported as exc:
-            encoder = _fallback_encoder(cls, str(exc))
-        _encoders[cls] = encoder
+        message_encoder_for(cls)
+        encoder = _encoders[cls]
     return encoder
+
+
+def message_encoder_for(cls: type) -> MessageEncoder:
+    """The top-level encoder of message class ``cls``, generated on first use."""
+    message_encoder = _message_encoders.get(cls)
+    if message_encoder is None:
+        try:
+            src = generate_encoder(plan_message(cls))
+            _link(src)
+            src.build()
+            encoder, message_encoder = src.namespace["encode"], src.namespace["encode_message"]
+        except Unsupported as exc:
+            encoder, message_encoder = _fallback_encoders(cls, str(exc))
+        _encoders[cls] = encoder
+        _message_encoders[cls] = message_encoder
+    return message_encoder
 
 
 def decoder_for(cls: type) -> Decoder:
@@ -43,7 +59,10 @@ def decoder_for(cls: type) -> Decoder:
     decoder = _decoders.get(cls)
     if decoder is None:
         try:
-            decoder = _build(generate_decoder(plan_message(cls), _merge), "decode")
+            src = generate_decoder(plan_message(cls), _merge)
+            _link(src)
+            src.build()
+            decoder = src.namespace["decode"]
         except Unsupported as exc:
             decoder = _fallback_decoder(cls, str(exc))
         _decoders[cls] = decoder
@@ -55,10 +74,9 @@ def fallbacks() -> dict[type, str]:
     return dict(_fallbacks)
 
 
-def _build(src: Source, name: str) -> Any:
+def _link(src: Source) -> None:
     for link, (kind, cls) in src.links.items():
         src.namespace[link] = _late(src.namespace, link, kind, cls)
-    return src.build(name)
 
 
 def _late(namespace: dict[str, Any], name: str, kind: str, cls: type) -> Callable[..., Any]:
@@ -86,13 +104,13 @@ def _merge(cls: type, old: Any, unwrapped: bool, data: bytes, start: int, end: i
     return merged.to_wrapped() if unwrapped else merged
 
 
-def _fallback_encoder(cls: type, reason: str) -> Encoder:
+def _fallback_encoders(cls: type, reason: str) -> tuple[Encoder, MessageEncoder]:
     _fallbacks[cls] = reason
 
     def encode(message: Any, buf: bytearray) -> None:
         buf += bytes(message)
 
-    return encode
+    return encode, bytes
 
 
 def _fallback_decoder(cls: type, reason: str) -> Decoder:
