@@ -38,6 +38,8 @@ def generate_decoder(plan: MessagePlan, merge: Callable[..., object]) -> Source:
     src = Source(f"decode {plan.name}")
     src.namespace.update(
         read_varint=_runtime.read_varint,
+        read_tag=_runtime.read_tag,
+        read_size=_runtime.read_size,
         skip_field=_runtime.skip_field,
         signed32=_runtime.signed32,
         signed64=_runtime.signed64,
@@ -65,9 +67,9 @@ def generate_decoder(plan: MessagePlan, merge: Callable[..., object]) -> Source:
         src.add(3, "if u < 128:")
         src.add(4, "t = (t & 127) | (u << 7)")
         src.add(3, "else:")
-        src.add(4, "t, pos = read_varint(data, s + 1, t)")
+        src.add(4, "t, pos = read_tag(data, s + 1, t)")
     else:
-        src.add(3, "t, pos = read_varint(data, pos, t)")
+        src.add(3, "t, pos = read_tag(data, pos, t)")
     cases: list[tuple[int, Callable[[int], None]]] = []
     for index, field in enumerate(plan.fields):
         cases.extend(_cases(src, plan, index, field))
@@ -157,7 +159,7 @@ def _length(src: Source, depth: int, label: str, bound: str, sfx: str) -> None:
     src.add(depth, f"{n} = data[pos]")
     src.add(depth, "pos += 1")
     src.add(depth, f"if {n} >= 128:")
-    src.add(depth + 1, f"{n}, pos = read_varint(data, pos, {n})")
+    src.add(depth + 1, f"{n}, pos = read_size(data, pos, {n})")
     src.add(depth, f"{e} = pos + {n}")
     src.add(depth, f"if {e} > {bound}:")
     src.add(depth + 1, f"raise overrun({label!r}, pos, {n}, {bound})")
@@ -265,7 +267,7 @@ def _entry(src: Source, depth: int, field: FieldPlan, target: str, label: str) -
     _read(src, depth + 2, value, "y", label + " value", "e", "1", merge=True)
     src.add(depth + 1, "else:")
     src.add(depth + 2, "if t >= 128:")
-    src.add(depth + 3, "t, pos = read_varint(data, pos, t)")
+    src.add(depth + 3, "t, pos = read_tag(data, pos, t)")
     src.add(depth + 2, "pos = skip_field(data, pos, e, t)")
     src.add(depth, "if pos != e:")
     src.add(depth + 1, f"raise misaligned({label + ' entry'!r}, e)")

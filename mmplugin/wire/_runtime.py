@@ -8,6 +8,7 @@ from __future__ import annotations
 
 _U64 = (1 << 64) - 1
 _MIN_I64 = -(1 << 63)
+MAX_FIELD_NUMBER = (1 << 29) - 1
 MAX_GROUP_DEPTH = 64
 
 
@@ -34,6 +35,22 @@ def read_varint(data: bytes, pos: int, first: int) -> tuple[int, int]:
         shift += 7
         if shift >= 70:
             raise Malformed("varint longer than 10 bytes", start)
+
+
+def read_tag(data: bytes, pos: int, first: int) -> tuple[int, int]:
+    """Finish a multi-byte tag; protobuf allows at most five bytes."""
+    tag, end = read_varint(data, pos, first)
+    if end - pos > 4:
+        raise Malformed("tag longer than 5 bytes", pos - 1)
+    return tag, end
+
+
+def read_size(data: bytes, pos: int, first: int) -> tuple[int, int]:
+    """Finish a multi-byte length prefix; protobuf allows at most five bytes."""
+    size, end = read_varint(data, pos, first)
+    if end - pos > 4:
+        raise Malformed("length prefix longer than 5 bytes", pos - 1)
+    return size, end
 
 
 def varint_bytes(value: int) -> bytes:
@@ -88,6 +105,8 @@ def skip_field(data: bytes, pos: int, end: int, tag: int, depth: int = 0) -> int
     wire_type = tag & 7
     if tag >> 3 == 0:
         raise Malformed("field number 0", pos - 1)
+    if tag >> 3 > MAX_FIELD_NUMBER:
+        raise Malformed(f"field number {tag >> 3} is out of range", pos - 1)
     if wire_type == 0:
         first = data[pos]
         pos += 1
@@ -97,7 +116,7 @@ def skip_field(data: bytes, pos: int, end: int, tag: int, depth: int = 0) -> int
         length = data[pos]
         pos += 1
         if length >= 0x80:
-            length, pos = read_varint(data, pos, length)
+            length, pos = read_size(data, pos, length)
         pos += length
     elif wire_type == 1:
         pos += 8
@@ -121,7 +140,7 @@ def _skip_group(data: bytes, pos: int, end: int, number: int, depth: int) -> int
         tag = data[pos]
         pos += 1
         if tag >= 0x80:
-            tag, pos = read_varint(data, pos, tag)
+            tag, pos = read_tag(data, pos, tag)
         if tag & 7 == 4:
             if tag >> 3 != number:
                 raise Malformed(f"group {number} closed by end-group tag of field {tag >> 3}", pos)
