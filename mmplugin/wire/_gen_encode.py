@@ -33,18 +33,16 @@ def generate_encoder(plan: MessagePlan) -> Source:
     src.add(0, "def encode(m, buf):")
     _body(src, plan, top=False)
     src.add(0, "def encode_message(m):")
+    src.add(1, "buf = bytearray()")
     if any(field.proto_type == "bytes" for field in plan.fields):
-        src.add(1, "buf = bytearray()")
         src.add(1, "parts = None")
         _body(src, plan, top=True)
-        src.add(1, "if parts is None:")
-        src.add(2, "return bytes(buf)")
-        src.add(1, "parts.append(buf)")
-        src.add(1, "return b''.join(parts)")
+        src.add(1, "if parts is not None:")
+        src.add(2, "parts.append(buf)")
+        src.add(2, "return b''.join(parts)")
     else:
-        src.add(1, "buf = bytearray()")
-        src.add(1, "encode(m, buf)")
-        src.add(1, "return bytes(buf)")
+        _body(src, plan, top=True)
+    src.add(1, "return bytes(buf)")
     return src
 
 
