@@ -13,6 +13,7 @@ import functools
 import importlib
 import os
 import pickle
+import socket
 import struct
 import subprocess
 import sys
@@ -22,15 +23,18 @@ from types import ModuleType
 from typing import Any
 
 import betterproto2
+import grpc
 import pytest
 from google.protobuf.message import DecodeError as GoogleDecodeError
 from google_protos import google_message_classes
+from grpclib.client import Channel
+from grpclib.server import Server
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mmplugin.proto import goplugin, health, pb, wkt
 from mmplugin.wire import compiler
-from mmplugin.wire.codec import DecodeError, decode, encode
+from mmplugin.wire.codec import DecodeError, MessageCodec, decode, encode
 from mmplugin.wire.schema import FieldPlan, plan_message
 
 SAMPLE_PROTOS = Path(__file__).resolve().parent / "protos"
@@ -490,3 +494,68 @@ def test_an_unsupported_class_falls_back_to_betterproto2() -> None:
     assert encode(Trimmed(name=" a ")) == b"\x0a\x01a"
     assert decode(Trimmed, b"\x0a\x01a") == Trimmed(name="a")
     assert "__post_init__" in compiler.fallbacks()[Trimmed]
+
+
+# --- on the wire, with grpcio as the foreign peer ---------------------------------------------
+
+HOOK = "/mattermost.pluginapi.v1.PluginHooks/MessageWillBePosted"
+
+
+def rich_request() -> pb.MessageWillBePostedRequest:
+    props = wkt.Struct.from_dict({"from_bot": "true", "count": 3.0, "nested": {"list": [None, True, "x"]}})
+    return pb.MessageWillBePostedRequest(
+        context=pb.RequestContext(plugin_id="com.example"), plugin_context=pb.PluginContext(session_id="s"),
+        post=pb.Post(id="p", message="é" * 300, create_at=-1, props=props, file_ids=["a", ""]),
+    )
+
+
+class EchoHooks(pb.PluginHooksBase):
+    async def message_will_be_posted(
+        self, message: pb.MessageWillBePostedRequest
+    ) -> pb.MessageWillBePostedResponse:
+        return pb.MessageWillBePostedResponse(modified_post=message.post, rejection_reason="checked")
+
+
+async def test_grpcio_client_reads_what_the_codec_serves(google: Any) -> None:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))
+    server = Server([EchoHooks()], codec=MessageCodec())
+    await server.start(sock=sock)
+    request_cls, response_cls = google(pb.MessageWillBePostedRequest), google(pb.MessageWillBePostedResponse)
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{sock.getsockname()[1]}") as channel:
+            call = channel.unary_unary(HOOK, request_serializer=request_cls.SerializeToString,
+                                       response_deserializer=response_cls.FromString)
+            reply = await call(request_cls.FromString(bytes(rich_request())), timeout=10)
+    finally:
+        server.close()
+        await server.wait_closed()
+    expected = pb.MessageWillBePostedResponse(modified_post=rich_request().post, rejection_reason="checked")
+    assert decode(pb.MessageWillBePostedResponse, reply.SerializeToString()) == expected
+
+
+async def test_codec_reads_what_a_grpcio_server_sends(google: Any) -> None:
+    request_cls, response_cls = google(pb.MessageWillBePostedRequest), google(pb.MessageWillBePostedResponse)
+
+    async def handle(request: Any, context: Any) -> Any:
+        return response_cls(modified_post=request.post, rejection_reason="checked")
+
+    method = grpc.unary_unary_rpc_method_handler(
+        handle, request_deserializer=request_cls.FromString,
+        response_serializer=response_cls.SerializeToString,
+    )
+    service = grpc.method_handlers_generic_handler(
+        "mattermost.pluginapi.v1.PluginHooks", {"MessageWillBePosted": method},
+    )
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers([service])
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    channel = Channel("127.0.0.1", port, codec=MessageCodec())
+    try:
+        reply = await pb.PluginHooksStub(channel).message_will_be_posted(rich_request(), timeout=10)
+    finally:
+        channel.close()
+        await server.stop(None)
+    expected = pb.MessageWillBePostedResponse(modified_post=rich_request().post, rejection_reason="checked")
+    assert reply == expected

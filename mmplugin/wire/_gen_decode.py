@@ -8,8 +8,8 @@ betterproto2's ``__post_init__`` would (every field and ``_unknown_fields``), so
 ``bool()`` and copying behave as for parsed messages.
 
 Semantics follow protobuf: the last value of a singular scalar wins, a repeated scalar accepts
-packed and unpacked encodings, a repeated singular message is merged, setting one member of a
-oneof clears the others, a field with an unexpected wire type is kept as an unknown field, and
+packed and unpacked encodings, a singular message field met twice is merged, setting one member of
+a oneof clears the others, a field with an unexpected wire type is kept as an unknown field, and
 unknown fields are kept as raw bytes (betterproto2's ``_unknown_fields``) for re-encoding.
 Every length is checked against the end of the enclosing message before it is used.
 """
@@ -92,7 +92,7 @@ def generate_decoder(plan: MessagePlan, merge: Callable[..., object]) -> Source:
 
 
 def _oneofs(plan: MessagePlan) -> dict[str, str]:
-    """Oneof group name -> the local that holds the name of its member set last."""
+    """The local holding the name of the member set last -> its oneof group, for each group."""
     names = dict.fromkeys(field.oneof for field in plan.fields if field.oneof)
     return {f"g{index}": name for index, name in enumerate(names) if name}
 

@@ -54,7 +54,7 @@ def _body(src: Source, plan: MessagePlan, *, top: bool) -> None:
     src.add(2, "buf += u")
 
 
-def tag_bytes(number: int, wire_type: int) -> bytes:
+def _tag_bytes(number: int, wire_type: int) -> bytes:
     return _runtime.varint_bytes(number << 3 | wire_type)
 
 
@@ -67,7 +67,7 @@ def _field(src: Source, field: FieldPlan, top: bool) -> None:
     if field.proto_type == "map":
         assert field.entry is not None
         key, value = field.entry.fields
-        tag = src.const(tag_bytes(field.number, 2), "T")
+        tag = src.const(_tag_bytes(field.number, 2), "T")
         src.add(2, "for k, x in v.items():")
         src.add(3, f"buf += {tag}")
         _open(src, 3, "s")
@@ -86,7 +86,7 @@ def _field(src: Source, field: FieldPlan, top: bool) -> None:
 def _value(src: Source, depth: int, field: FieldPlan, var: str, mark: str, top: bool = False) -> None:
     """Write tag and value of one (non-repeated) occurrence of ``field`` held in ``var``."""
     kind = field.proto_type
-    src.add(depth, f"buf += {src.const(tag_bytes(field.number, field.wire_type), 'T')}")
+    src.add(depth, f"buf += {src.const(_tag_bytes(field.number, field.wire_type), 'T')}")
     if field.unwrap or kind == "message":
         assert field.python_type is not None
         _open(src, depth, mark)
@@ -150,7 +150,7 @@ def _close(src: Source, depth: int, mark: str) -> None:
 
 
 def _packed(src: Source, field: FieldPlan) -> None:
-    src.add(2, f"buf += {src.const(tag_bytes(field.number, 2), 'T')}")
+    src.add(2, f"buf += {src.const(_tag_bytes(field.number, 2), 'T')}")
     kind = field.proto_type
     if kind in STRUCT_FORMATS:
         src.add(2, f"p = {src.const(struct.pack, 'pack')}('<%d{STRUCT_FORMATS[kind]}' % len(v), *v)")
