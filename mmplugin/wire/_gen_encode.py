@@ -127,6 +127,9 @@ def _length(src: Source, depth: int, data: str) -> None:
     src.add(depth, f"n = len({data})")
     src.add(depth, "if n < 128:")
     src.add(depth + 1, "buf.append(n)")
+    src.add(depth, "elif n < 16384:")
+    src.add(depth + 1, "buf.append(n & 127 | 128)")
+    src.add(depth + 1, "buf.append(n >> 7)")
     src.add(depth, "else:")
     src.add(depth + 1, "buf += varint_bytes(n)")
 
@@ -145,6 +148,9 @@ def _close(src: Source, depth: int, mark: str) -> None:
     src.add(depth, f"n = len(buf) - {mark} - 1")
     src.add(depth, "if n < 128:")
     src.add(depth + 1, f"buf[{mark}] = n")
+    src.add(depth, "elif n < 16384:")
+    src.add(depth + 1, f"buf[{mark}] = n & 127 | 128")
+    src.add(depth + 1, f"buf.insert({mark} + 1, n >> 7)")
     src.add(depth, "else:")
     src.add(depth + 1, f"buf[{mark}:{mark} + 1] = varint_bytes(n)")
 

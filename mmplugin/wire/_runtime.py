@@ -39,18 +39,23 @@ def read_varint(data: bytes, pos: int, first: int) -> tuple[int, int]:
 
 def read_tag(data: bytes, pos: int, first: int) -> tuple[int, int]:
     """Finish a multi-byte tag; protobuf allows at most five bytes."""
-    tag, end = read_varint(data, pos, first)
-    if end - pos > 4:
-        raise Malformed("tag longer than 5 bytes", pos - 1)
-    return tag, end
+    return _read_short(data, pos, first, "tag")
 
 
 def read_size(data: bytes, pos: int, first: int) -> tuple[int, int]:
     """Finish a multi-byte length prefix; protobuf allows at most five bytes."""
-    size, end = read_varint(data, pos, first)
-    if end - pos > 4:
-        raise Malformed("length prefix longer than 5 bytes", pos - 1)
-    return size, end
+    return _read_short(data, pos, first, "length prefix")
+
+
+def _read_short(data: bytes, pos: int, first: int, what: str) -> tuple[int, int]:
+    value = first & 0x7F
+    for shift in (7, 14, 21, 28):
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, pos
+    raise Malformed(f"{what} longer than 5 bytes", pos - 5)
 
 
 def varint_bytes(value: int) -> bytes:
