@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import doctest
 import functools
 import importlib
 import os
@@ -33,7 +34,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mmplugin.proto import goplugin, health, pb, wkt
-from mmplugin.wire import compiler
+from mmplugin.wire import codec, compiler
 from mmplugin.wire.codec import DecodeError, MessageCodec, decode, encode
 from mmplugin.wire.schema import FieldPlan, plan_message
 
@@ -125,6 +126,10 @@ def tricky_messages() -> list[betterproto2.Message]:
 @pytest.mark.parametrize("message", tricky_messages(), ids=lambda m: type(m).__name__)
 def test_tricky_messages_match_betterproto2_and_upb(message: betterproto2.Message, google: Any) -> None:
     assert_same_as_references(message, google(type(message)))
+
+
+def test_the_codec_docstring_example_runs() -> None:
+    assert doctest.testmod(codec).failed == 0
 
 
 def test_negative_int32_and_enum_take_ten_bytes(sample: ModuleType) -> None:
@@ -319,10 +324,10 @@ def test_every_truncation_is_rejected_exactly_when_upb_rejects_it(google: Any) -
 
 
 @pytest.mark.parametrize(("wire", "reason"), [
-    (key(1, 2) + varint(1 << 34), "AppError.id claims 17179869184 bytes but only 0 remain"),
-    (length_delimited(7, key(1, 2) + varint(1 << 33)), "Struct.fields claims 8589934592 bytes"),
-    (key(4, 2) + varint(2**31) + b"x", "AppError.request_id claims 2147483648 bytes but only 1 remain"),
-    (key(7, 2) + varint(5) + b"\x0a\x09abc", "Struct.fields claims 9 bytes but only 3 remain"),
+    (key(1, 2) + varint(1 << 34), "AppError.id has length 17179869184 but only 0 bytes remain"),
+    (length_delimited(7, key(1, 2) + varint(1 << 33)), "Struct.fields has length 8589934592"),
+    (key(4, 2) + varint(2**31) + b"x", "AppError.request_id has length 2147483648 but only 1 bytes remain"),
+    (key(7, 2) + varint(5) + b"\x0a\x09abc", "Struct.fields has length 9 but only 3 bytes remain"),
     (key(1, 0) + b"\xff" * 11, "varint longer than 10 bytes"),
     (key(9, 6), "invalid wire type 6"),
     (key(9, 7), "invalid wire type 7"),
@@ -350,7 +355,7 @@ def test_malformed_input_raises_decode_error(wire: bytes, reason: str, google: A
 def test_length_past_the_enclosing_message_is_rejected_even_when_the_buffer_has_more() -> None:
     inner = key(1, 2) + varint(10) + b"abc"
     wire = length_delimited(1, inner) + b"0123456789"
-    with pytest.raises(DecodeError, match=r"RequestContext\.plugin_id claims 10 bytes but only 3 remain"):
+    with pytest.raises(DecodeError, match=r"RequestContext\.plugin_id has length 10 but only 3 bytes remain"):
         decode(pb.MessageWillBePostedRequest, wire)
 
 

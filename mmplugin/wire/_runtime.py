@@ -156,7 +156,7 @@ def _skip_group(data: bytes, pos: int, end: int, number: int, depth: int) -> int
 
 def overrun(field: str, pos: int, length: int, end: int) -> Malformed:
     """The error for a length prefix that claims more bytes than remain."""
-    return Malformed(f"{field} claims {length} bytes but only {max(end - pos, 0)} remain", pos)
+    return Malformed(f"{field} has length {length} but only {max(end - pos, 0)} bytes remain", pos)
 
 
 def misaligned(what: str, end: int) -> Malformed:
