@@ -1,8 +1,24 @@
-"""The one place that decides how protobuf messages are encoded and decoded.
+r"""The one place that decides how protobuf messages are encoded and decoded.
 
 Everything in mmplugin (plugin side, host side, API client, benchmarks) encodes and decodes
-through :func:`encode` and :func:`decode`, and grpclib is handed :class:`MessageCodec`, so a faster
-codec can replace the betterproto2 default here without touching any other module.
+through :func:`encode` and :func:`decode`, and grpclib is handed :class:`MessageCodec`.
+
+The messages are betterproto2's generated dataclasses; the work is done by Python functions
+generated once per message class from betterproto2's field metadata (:mod:`mmplugin.wire.compiler`).
+The bytes are identical to ``bytes(message)`` and decoded instances equal ``Cls.parse(data)``, an
+order of magnitude faster on structured messages. Malformed input raises :class:`DecodeError`::
+
+    >>> from mmplugin.proto import pb
+    >>> data = encode(pb.KvSetRequest(key="k", value=b"v"))
+    >>> data
+    b'\n\x01k\x12\x01v'
+    >>> decode(pb.KvSetRequest, data)
+    KvSetRequest(key='k', value=b'v')
+    >>> try:
+    ...     decode(pb.KvSetRequest, data[:-1])
+    ... except DecodeError as exc:
+    ...     print(exc)
+    cannot decode KvSetRequest: KvSetRequest.value has length 1 but only 0 bytes remain at offset 5
 """
 
 from __future__ import annotations
@@ -12,17 +28,40 @@ from typing import Any, TypeVar
 import betterproto2
 from grpclib.encoding.base import CodecBase
 
+from mmplugin.wire._runtime import Malformed
+from mmplugin.wire.compiler import decoder_for, message_encoder_for
+from mmplugin.wire.errors import DecodeError
+
 M = TypeVar("M", bound=betterproto2.Message)
+
+__all__ = ["DecodeError", "MessageCodec", "decode", "encode"]
 
 
 def encode(message: betterproto2.Message) -> bytes:
-    """Serialise ``message`` to protobuf wire bytes."""
-    return bytes(message)
+    """Serialise ``message`` to protobuf wire bytes (the same bytes as ``bytes(message)``)."""
+    return message_encoder_for(type(message))(message)
 
 
-def decode(message_type: type[M], data: bytes) -> M:
-    """Parse protobuf wire bytes into a new ``message_type`` instance."""
-    return message_type.parse(data)
+def decode(message_type: type[M], data: bytes | bytearray | memoryview) -> M:
+    """Parse protobuf wire bytes into a new ``message_type`` instance.
+
+    Raises :class:`DecodeError` (a ``ValueError``) naming the type and the offset when ``data``
+    is truncated or malformed.
+    """
+    if type(data) is not bytes:
+        data = bytes(data)
+    try:
+        message: M = decoder_for(message_type)(data, 0, len(data))
+    except Malformed as exc:
+        raise DecodeError(message_type.__qualname__, exc.reason, exc.offset) from None
+    except IndexError:
+        raise DecodeError(message_type.__qualname__, "input ends inside a field", len(data)) from None
+    except UnicodeDecodeError as exc:
+        reason = f"a string field is not valid UTF-8 ({exc.reason})"
+        raise DecodeError(message_type.__qualname__, reason, None) from None
+    except RecursionError:
+        raise DecodeError(message_type.__qualname__, "messages nested too deeply", None) from None
+    return message
 
 
 class MessageCodec(CodecBase):
