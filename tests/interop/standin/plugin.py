@@ -139,7 +139,9 @@ async def main() -> None:
     go_plugin_env = ("PLUGIN_MIN_PORT", "PLUGIN_MAX_PORT", "PLUGIN_PROTOCOL_VERSIONS")
     environment = {key: os.environ.get(key) for key in go_plugin_env}
     log(format_line("warn", "stand-in started", {"plugin_id": PLUGIN_ID, **environment}))
-    print(Handshake("127.0.0.1", port).line(), flush=True)
+    # Importing mmplugin in a host-launched process points sys.stdout at stderr until run() takes
+    # over; this stand-in has no run(), so it writes the handshake to the real stdout itself.
+    print(Handshake("127.0.0.1", port).line(), file=sys.__stdout__, flush=True)
     await stop.wait()
     log("[INFO] stand-in stopping")
     server.close()
