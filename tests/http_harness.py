@@ -35,7 +35,11 @@ class ServeHTTPOnly:
         await serve_http_stream(stream, self.handler, plugin_id=PLUGIN_ID)
 
     def __mapping__(self) -> dict[str, Handler]:
-        return {SERVE_HTTP: Handler(self.serve, Cardinality.STREAM_STREAM, pb.ServeHttpRequest, pb.ServeHttpResponse)}
+        return {
+            SERVE_HTTP: Handler(
+                self.serve, Cardinality.STREAM_STREAM, pb.ServeHttpRequest, pb.ServeHttpResponse
+            )
+        }
 
 
 def listen_socket() -> socket.socket:
@@ -51,7 +55,9 @@ class Served:
     port: int
 
     def open(self) -> HostStream:
-        return self.channel.request(SERVE_HTTP, Cardinality.STREAM_STREAM, pb.ServeHttpRequest, pb.ServeHttpResponse)
+        return self.channel.request(
+            SERVE_HTTP, Cardinality.STREAM_STREAM, pb.ServeHttpRequest, pb.ServeHttpResponse
+        )
 
     def running_handlers(self) -> list[asyncio.Task[None]]:
         return [task for h in self.server._handlers for task in h._tasks.values() if not task.done()]
@@ -71,20 +77,28 @@ async def serving(handler: HTTPHandler) -> AsyncIterator[Served]:
         await server.wait_closed()
 
 
-def make_init(method: str = "GET", url: str = "/", headers: Iterable[tuple[str, str]] = (), **fields: object) -> (
-    pb.ServeHttpRequestInit
-):
+def make_init(
+    method: str = "GET", url: str = "/", headers: Iterable[tuple[str, str]] = (), **fields: object
+) -> pb.ServeHttpRequestInit:
     grouped: dict[str, list[str]] = {}
     for name, value in headers:
         grouped.setdefault(name, []).append(value)
     defaults: dict[str, object] = {
-        "proto": "HTTP/1.1", "proto_major": 1, "proto_minor": 1, "host": "chat.example.com",
-        "remote_addr": "203.0.113.9:51234", "request_uri": f"/plugins/{PLUGIN_ID}{url}", "content_length": -1,
+        "proto": "HTTP/1.1",
+        "proto_major": 1,
+        "proto_minor": 1,
+        "host": "chat.example.com",
+        "remote_addr": "203.0.113.9:51234",
+        "request_uri": f"/plugins/{PLUGIN_ID}{url}",
+        "content_length": -1,
         "plugin_context": pb.PluginContext(session_id="s1", request_id="r1"),
     }
     defaults.update(fields)
     return pb.ServeHttpRequestInit(
-        method=method, url=url, headers=[pb.HttpHeader(key=k, values=v) for k, v in grouped.items()], **defaults
+        method=method,
+        url=url,
+        headers=[pb.HttpHeader(key=k, values=v) for k, v in grouped.items()],
+        **defaults,
     )
 
 

@@ -17,13 +17,23 @@ from mmplugin.wire.servehttp import CHUNK_SIZE
 async def describe(ctx: pb.PluginContext, request: Request) -> Response:
     return Response.json(
         {
-            "method": request.method, "url": request.url, "path": request.path, "raw_path": request.raw_path,
-            "query_string": request.query_string, "query": [[k, v] for k, v in request.query.items()],
-            "accept": request.headers.getall("accept", []), "user": request.headers.get("MATTERMOST-USER-ID"),
-            "host": request.host, "remote_addr": request.remote_addr, "proto": request.proto,
-            "request_uri": request.request_uri, "content_length": request.content_length,
-            "root_path": request.root_path, "session": ctx.session_id,
-            "same_context": ctx is request.plugin_context, "body": (await request.body()).decode(),
+            "method": request.method,
+            "url": request.url,
+            "path": request.path,
+            "raw_path": request.raw_path,
+            "query_string": request.query_string,
+            "query": [[k, v] for k, v in request.query.items()],
+            "accept": request.headers.getall("accept", []),
+            "user": request.headers.get("MATTERMOST-USER-ID"),
+            "host": request.host,
+            "remote_addr": request.remote_addr,
+            "proto": request.proto,
+            "request_uri": request.request_uri,
+            "content_length": request.content_length,
+            "root_path": request.root_path,
+            "session": ctx.session_id,
+            "same_context": ctx is request.plugin_context,
+            "body": (await request.body()).decode(),
         }
     )
 
@@ -31,7 +41,8 @@ async def describe(ctx: pb.PluginContext, request: Request) -> Response:
 async def test_get_reaches_the_handler_with_every_request_field() -> None:
     async with serving(NativeHandler(describe)) as served:
         init = make_init(
-            "GET", "/caf%C3%A9/x%2Fy?q=1&q=two&empty=&sp=a+b",
+            "GET",
+            "/caf%C3%A9/x%2Fy?q=1&q=two&empty=&sp=a+b",
             headers=[("Accept", "text/html"), ("Accept", "application/json"), ("Mattermost-User-Id", "u1")],
         )
         reply = await call(served, init)
@@ -40,13 +51,22 @@ async def test_get_reaches_the_handler_with_every_request_field() -> None:
     assert int(reply.headers["Content-Length"]) == len(reply.body)
     seen = json.loads(reply.body)
     assert seen == {
-        "method": "GET", "url": "/caf%C3%A9/x%2Fy?q=1&q=two&empty=&sp=a+b", "path": "/café/x/y",
-        "raw_path": "/caf%C3%A9/x%2Fy", "query_string": "q=1&q=two&empty=&sp=a+b",
+        "method": "GET",
+        "url": "/caf%C3%A9/x%2Fy?q=1&q=two&empty=&sp=a+b",
+        "path": "/café/x/y",
+        "raw_path": "/caf%C3%A9/x%2Fy",
+        "query_string": "q=1&q=two&empty=&sp=a+b",
         "query": [["q", "1"], ["q", "two"], ["empty", ""], ["sp", "a b"]],
-        "accept": ["text/html", "application/json"], "user": "u1", "host": "chat.example.com",
-        "remote_addr": "203.0.113.9:51234", "proto": "HTTP/1.1",
+        "accept": ["text/html", "application/json"],
+        "user": "u1",
+        "host": "chat.example.com",
+        "remote_addr": "203.0.113.9:51234",
+        "proto": "HTTP/1.1",
         "request_uri": f"/plugins/{PLUGIN_ID}/caf%C3%A9/x%2Fy?q=1&q=two&empty=&sp=a+b",
-        "content_length": None, "root_path": f"/plugins/{PLUGIN_ID}", "session": "s1", "same_context": True,
+        "content_length": None,
+        "root_path": f"/plugins/{PLUGIN_ID}",
+        "session": "s1",
+        "same_context": True,
         "body": "",
     }
 
@@ -60,7 +80,9 @@ async def test_get_reaches_the_handler_with_every_request_field() -> None:
         ("", "/a", f"/plugins/{PLUGIN_ID}"),
     ],
 )
-async def test_root_path_keeps_the_site_subpath_the_host_removed(request_uri: str, url: str, root_path: str) -> None:
+async def test_root_path_keeps_the_site_subpath_the_host_removed(
+    request_uri: str, url: str, root_path: str
+) -> None:
     async with serving(NativeHandler(describe)) as served:
         reply = await call(served, make_init(url=url, request_uri=request_uri))
     assert json.loads(reply.body)["root_path"] == root_path
@@ -176,7 +198,8 @@ async def test_the_handler_starts_before_the_body_is_complete_and_reads_it_as_it
     async with serving(reader) as served, served.open() as stream:
         await stream.send_message(pb.ServeHttpRequest(init=make_init("POST")))
         init_message = await stream.recv_message()  # answered before any body byte was sent
-        assert init_message is not None and init_message.init is not None
+        assert init_message is not None
+        assert init_message.init is not None
         assert handler_started.is_set()
         await stream.send_message(pb.ServeHttpRequest(body_chunk=b"abc"))
         while (await stream.recv_message()).body_chunk != b"3;":  # type: ignore[union-attr]

@@ -76,24 +76,26 @@ def test_any_sequence_is_accepted_exactly_when_it_follows_the_rules(
     decoder = RequestDecoder()
     body = b""
     # The model: init first and only first, nothing after body_complete but the end of the stream.
-    seen_init = complete = ended = False
+    seen_init = complete = False
     for item in sequence:
         if item is None:
-            valid = seen_init and complete and not ended
+            valid = seen_init and complete
         else:
             has_init, _, _ = item
             valid = not complete and has_init == (not seen_init)
-        message = None if item is None else pb.ServeHttpRequest(
-            init=INIT if item[0] else None, body_chunk=item[1], body_complete=item[2]
+        message = (
+            None
+            if item is None
+            else pb.ServeHttpRequest(
+                init=INIT if item[0] else None, body_chunk=item[1], body_complete=item[2]
+            )
         )
         if not valid:
             with pytest.raises(RequestProtocolError):
                 decoder.feed(message)
             return
         body += decoder.feed(message)
-        if item is None:
-            ended = True
-        else:
+        if item is not None:
             seen_init, complete = True, item[2]
     assert decoder.body_complete == complete
     assert body == b"".join(item[1] for item in sequence if item is not None)
@@ -105,7 +107,10 @@ def test_a_response_is_init_alone_then_chunks_with_body_complete_on_the_last() -
     assert first.init is not None
     assert (first.body_chunk, first.body_complete, first.flush) == (b"", False, False)
     assert first.init.status_code == 201
-    assert [(h.key, h.values) for h in first.init.headers] == [("X-A", ["1", "2"]), ("Content-Type", ["text/plain"])]
+    assert [(h.key, h.values) for h in first.init.headers] == [
+        ("X-A", ["1", "2"]),
+        ("Content-Type", ["text/plain"]),
+    ]
     body = bytes(range(256)) * (CHUNK_SIZE // 128) + b"tail"  # two full chunks and 4 bytes
     messages = list(encoder.end(body))
     assert [len(m.body_chunk) for m in messages] == [CHUNK_SIZE, CHUNK_SIZE, 4]

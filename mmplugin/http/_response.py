@@ -105,4 +105,3 @@ class NativeHandler:
                 f"serve_http returned {type(response).__name__}, expected a Response or StreamingResponse"
             )
         await response.write_to(writer)
-

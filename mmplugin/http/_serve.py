@@ -50,8 +50,11 @@ async def serve_http_stream(stream: ServeHTTPStream, handler: HTTPHandler, *, pl
     try:
         await handler(request, writer)
         if not writer.started:
-            log.error("ServeHTTP %s %s: the handler returned without a response; answering 500",
-                      request.method, request.url)
+            log.error(
+                "ServeHTTP %s %s: the handler returned without a response; answering 500",
+                request.method,
+                request.url,
+            )
             await _answer_plainly(writer, 500, "Internal Server Error\n")
         elif not writer.ended:
             await writer.end()
