@@ -51,7 +51,7 @@ async def test_the_scope_describes_the_request_as_the_asgi_spec_asks() -> None:
     [scope] = scopes
     assert scope == {
         "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
         "http_version": "2",
         "method": "PATCH",
         "scheme": "http",
@@ -251,6 +251,10 @@ async def count(request: StarletteRequest) -> PlainTextResponse:
     return PlainTextResponse(str(total))
 
 
+async def pipe(request: StarletteRequest) -> StreamingResponse:
+    return StreamingResponse(request.stream(), media_type="application/octet-stream")
+
+
 async def cookies(request: StarletteRequest) -> PlainTextResponse:
     response = PlainTextResponse("two cookies")
     response.set_cookie("a", "1")
@@ -279,6 +283,7 @@ def starlette_app(*extra: Route) -> Starlette:
             Route("/hello/{name}", hello, name="hello"),
             Route("/echo", echo, methods=["POST"]),
             Route("/count", count, methods=["POST"]),
+            Route("/pipe", pipe, methods=["POST"]),
             Route("/cookies", cookies),
             *extra,
         ]
@@ -318,6 +323,14 @@ async def test_starlette_request_stream_reads_the_body_incrementally() -> None:
     async with serving(ASGIHandler(starlette_app())) as served:
         reply = await call(served, make_init("POST", "/count"), body)
     assert reply.body == str(len(body)).encode()
+
+
+async def test_starlette_pipes_the_request_stream_into_a_streaming_response_byte_exact() -> None:
+    # Under ASGI spec 2.3 Starlette would read receive() from a second task and drop chunks here.
+    body = bytes(range(256)) * (20 * CHUNK_SIZE // 256)
+    async with serving(ASGIHandler(starlette_app())) as served:
+        reply = await call(served, make_init("POST", "/pipe"), body)
+    assert reply.body == body
 
 
 async def test_starlette_multi_value_headers_and_unknown_routes() -> None:

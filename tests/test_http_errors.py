@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 
+import h2.exceptions
 import pytest
 from grpclib.const import Status
 from grpclib.exceptions import GRPCError
@@ -14,7 +15,7 @@ from http_harness import Reply, Served, call, make_init, serving
 from mmplugin.http import NativeHandler, Request, Response, ResponseWriter, StreamingResponse
 from mmplugin.http._io import StreamBody
 from mmplugin.proto import pb
-from mmplugin.wire.servehttp import RequestDecoder
+from mmplugin.wire.servehttp import ClientDisconnected, RequestDecoder
 
 pytestmark = pytest.mark.usefixtures("_capture_all_logs")
 
@@ -277,3 +278,20 @@ async def test_closing_the_body_cancels_a_read_in_flight() -> None:
     body.close()
     await asyncio.sleep(0)
     assert all(read.cancelled() for read in reads)
+
+
+class _ClosedStream:
+    """A stream whose peer is gone: every send fails as h2 fails it."""
+
+    async def send_message(self, message: pb.ServeHttpResponse) -> None:
+        raise h2.exceptions.StreamClosedError(1)
+
+
+async def test_writing_to_a_closed_stream_raises_client_disconnected_an_oserror() -> None:
+    writer = ResponseWriter(_ClosedStream())  # type: ignore[arg-type]
+    with pytest.raises(OSError, match="the host closed the ServeHTTP stream") as raised:
+        await writer.start(200)
+    assert isinstance(raised.value, ClientDisconnected)
+    assert writer.broken
+    with pytest.raises(ClientDisconnected, match="can no longer carry a response"):
+        await writer.write(b"more")

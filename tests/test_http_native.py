@@ -9,7 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 from http_harness import PLUGIN_ID, Reply, call, make_init, serving
 
-from mmplugin.http import NativeHandler, Request, Response, ResponseWriter, StreamingResponse
+import mmplugin.http
+from mmplugin.http import NativeHandler, Request, Response, ResponseWriter, ServeHTTPError, StreamingResponse
 from mmplugin.proto import pb
 from mmplugin.wire.servehttp import CHUNK_SIZE
 
@@ -209,3 +210,25 @@ async def test_the_handler_starts_before_the_body_is_complete_and_reads_it_as_it
         rest = [message async for message in stream]
     assert b"".join(m.body_chunk for m in rest) == b"2;"
     assert rest[-1].body_complete
+
+
+async def test_a_body_streamed_once_cannot_be_streamed_again() -> None:
+    outcome: list[str] = []
+
+    async def twice(ctx: pb.PluginContext, request: Request) -> Response:
+        first = b"".join([chunk async for chunk in request.stream()])
+        try:
+            request.stream()
+        except ServeHTTPError as exc:
+            outcome.append(str(exc))
+        return Response(first)
+
+    async with serving(NativeHandler(twice)) as served:
+        reply = await call(served, make_init("POST"), b"once")
+    assert reply.body == b"once"
+    assert outcome == ["the request body was already read with stream()"]
+
+
+def test_the_public_names_are_one_sorted_list_that_all_import() -> None:
+    assert mmplugin.http.__all__ == sorted(mmplugin.http.__all__)
+    assert all(hasattr(mmplugin.http, name) for name in mmplugin.http.__all__)

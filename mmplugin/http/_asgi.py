@@ -21,14 +21,17 @@ ASGIApp: TypeAlias = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class ASGIHandler:
-    """Runs an ASGI 3 app for each request (scope type ``"http"``, spec version 2.3).
+    """Runs an ASGI 3 app for each request (scope type ``"http"``, spec version 2.4).
 
     ``path`` and ``raw_path`` include ``root_path`` (``/plugins/<plugin_id>``) as the ASGI spec
     asks, so routes are declared without that prefix and ``url_for`` builds full URLs.
     ``receive()`` hands out the request body as the host sends it (``more_body`` until the last
     chunk), then waits and returns ``http.disconnect`` once the response is complete. A body event
     with ``more_body`` is flushed to the HTTP client at once, so server-sent events arrive as sent.
-    When the host's client goes away the app is cancelled. Lifespan events are not sent.
+    When the host's client goes away the app is cancelled; a ``send()`` that finds the stream
+    closed raises :class:`ClientDisconnected`, an ``OSError`` as spec 2.4 asks (2.4 also spares
+    Starlette its disconnect-watching task, which under 2.3 swallows request body chunks when an
+    endpoint pipes ``request.stream()`` into a ``StreamingResponse``). Lifespan events are not sent.
 
     >>> from starlette.applications import Starlette  # doctest: +SKIP
     >>> handler = ASGIHandler(Starlette(routes=[...]))  # doctest: +SKIP
@@ -49,7 +52,7 @@ def build_scope(request: Request) -> Scope:
         headers.insert(0, (b"host", request.host.encode()))
     return {
         "type": "http",
-        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
         "http_version": _http_version(request.proto_major, request.proto_minor),
         "method": request.method.upper(),
         "scheme": "http",
