@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 
 import h2.exceptions
 import pytest
 from grpclib.const import Status
-from grpclib.exceptions import GRPCError
+from grpclib.exceptions import GRPCError, StreamTerminatedError
 from http_harness import Reply, Served, call, make_init, serving
 
 from mmplugin.http import NativeHandler, Request, Response, ResponseWriter, StreamingResponse
@@ -126,6 +127,20 @@ async def test_returning_from_the_handler_ends_a_started_response() -> None:
     async with serving(unfinished) as served:
         reply = await call(served, make_init())
     assert (reply.status, reply.body) == (202, b"accepted")
+
+
+async def test_a_write_cut_short_resets_the_stream_instead_of_ending_it_cleanly() -> None:
+    async def impatient(request: Request, writer: ResponseWriter) -> None:
+        await writer.start(200)
+        with contextlib.suppress(asyncio.TimeoutError):  # the host reads nothing: the write cannot finish
+            await asyncio.wait_for(writer.write(b"w" * (32 * 1024 * 1024)), 0.2)
+
+    async with serving(impatient) as served:
+        with pytest.raises(StreamTerminatedError, match="reset"):
+            async with served.open() as stream:
+                await stream.send_message(pb.ServeHttpRequest(init=make_init(), body_complete=True), end=True)
+                async for _ in stream:
+                    pass
 
 
 async def raw_exchange(served: Served, messages: list[pb.ServeHttpRequest]) -> Reply:

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeAlias
 
 from grpclib.const import Status
+from grpclib.exceptions import ProtocolError as GrpclibProtocolError
 
 from mmplugin.http._io import _TRANSPORT_ERRORS, ResponseWriter, ServeHTTPStream, StreamBody
 from mmplugin.http._request import Request
@@ -34,7 +35,8 @@ async def serve_http_stream(stream: ServeHTTPStream, handler: HTTPHandler, *, pl
 
     Failures: a malformed request stream is answered with 400; a handler that raises before its
     response started gets a 500 with a short text body; one that raises later ends the gRPC stream
-    with status INTERNAL (the host can only log it). Each is logged once on ``mmplugin.http``.
+    with status INTERNAL (the host can only log it), and a send cut short (a timeout around a
+    write) resets the stream. Each failure is logged once on ``mmplugin.http``.
     """
     decoder = RequestDecoder()
     writer = ResponseWriter(stream)
@@ -61,12 +63,16 @@ async def serve_http_stream(stream: ServeHTTPStream, handler: HTTPHandler, *, pl
     except asyncio.CancelledError:
         log.debug("ServeHTTP %s %s: cancelled, the host closed the stream", request.method, request.url)
         raise
-    except ClientDisconnected:
-        log.debug("ServeHTTP %s %s: the host closed the stream mid-response", request.method, request.url)
+    except ClientDisconnected as exc:
+        log.debug("ServeHTTP %s %s: response cut short: %s", request.method, request.url, exc)
     except Exception as exc:
         await _fail(stream, writer, request, exc)
     finally:
         body.close()
+    if writer.broken:
+        # Part of a message may be on the wire: reset rather than let grpclib send an OK status.
+        with contextlib.suppress(*_TRANSPORT_ERRORS, GrpclibProtocolError):
+            await stream.cancel()
 
 
 async def _fail(stream: ServeHTTPStream, writer: ResponseWriter, request: Request, exc: Exception) -> None:
