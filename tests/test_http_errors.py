@@ -135,12 +135,15 @@ async def test_a_write_cut_short_resets_the_stream_instead_of_ending_it_cleanly(
         with contextlib.suppress(asyncio.TimeoutError):  # the host reads nothing: the write cannot finish
             await asyncio.wait_for(writer.write(b"w" * (32 * 1024 * 1024)), 0.2)
 
+    async def read_everything(served: Served) -> None:
+        async with served.open() as stream:
+            await stream.send_message(pb.ServeHttpRequest(init=make_init(), body_complete=True), end=True)
+            async for _ in stream:
+                pass
+
     async with serving(impatient) as served:
         with pytest.raises(StreamTerminatedError, match="reset"):
-            async with served.open() as stream:
-                await stream.send_message(pb.ServeHttpRequest(init=make_init(), body_complete=True), end=True)
-                async for _ in stream:
-                    pass
+            await read_everything(served)
 
 
 async def raw_exchange(served: Served, messages: list[pb.ServeHttpRequest]) -> Reply:

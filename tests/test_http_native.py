@@ -232,3 +232,29 @@ async def test_a_body_streamed_once_cannot_be_streamed_again() -> None:
 def test_the_public_names_are_one_sorted_list_that_all_import() -> None:
     assert mmplugin.http.__all__ == sorted(mmplugin.http.__all__)
     assert all(hasattr(mmplugin.http, name) for name in mmplugin.http.__all__)
+
+
+async def test_a_slow_host_reader_holds_the_writer_back_through_flow_control() -> None:
+    total = 32 * 1024 * 1024
+    produced = 0
+
+    async def stream_fast() -> AsyncIterator[bytes]:
+        nonlocal produced
+        block = b"f" * CHUNK_SIZE
+        while produced < total:
+            produced += CHUNK_SIZE
+            yield block
+
+    async def download(ctx: pb.PluginContext, request: Request) -> StreamingResponse:
+        return StreamingResponse(stream_fast(), flush=False)
+
+    consumed = widest_gap = 0
+    async with serving(NativeHandler(download)) as served, served.open() as stream:
+        await stream.send_message(pb.ServeHttpRequest(init=make_init(), body_complete=True), end=True)
+        async for message in stream:
+            consumed += len(message.body_chunk)
+            widest_gap = max(widest_gap, produced - consumed)
+            await asyncio.sleep(0.001)  # a slow HTTP client behind the host
+    assert consumed == total
+    # Without backpressure the handler would be all 32 MiB ahead; h2's 4 MiB window bounds it.
+    assert widest_gap <= 6 * 1024 * 1024
