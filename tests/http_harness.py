@@ -74,7 +74,11 @@ async def serving(handler: HTTPHandler) -> AsyncIterator[Served]:
     finally:
         channel.close()
         server.close()
-        await server.wait_closed()
+        # From Python 3.12 this also waits for every client connection to close: bound it.
+        try:
+            await asyncio.wait_for(server.wait_closed(), 10)
+        except asyncio.TimeoutError:
+            raise AssertionError("a client connection to the test server is still open") from None
 
 
 def make_init(
