@@ -41,8 +41,12 @@ class Request:
             The Mattermost server sets ``Mattermost-User-Id`` when the caller is logged in.
         root_path: the prefix the host removed: ``/plugins/<plugin_id>``, after the site's subpath
             when the server has one, so ``root_path + path`` is the path the client asked for.
+        host: the ``Host`` the client sent; ``remote_addr``: the client's ``ip:port``.
+        proto, proto_major, proto_minor: ``"HTTP/1.1"``, 1, 1 (or ``"HTTP/2.0"``, 2, 0).
+        request_uri: the request target exactly as the client sent it, before the host's changes.
         content_length: the body's announced length, ``None`` when unknown.
         plugin_context: the session and request ids the host attached.
+        init: the ``ServeHTTPRequestInit`` message all of the above come from.
     """
 
     def __init__(self, init: pb.ServeHttpRequestInit, body: BodySource, *, plugin_id: str) -> None:
