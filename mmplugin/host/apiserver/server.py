@@ -32,6 +32,9 @@ class ApiServer:
         self.target = f"127.0.0.1:{sock.getsockname()[1]}"
 
     async def close(self) -> None:
+        """Stop serving; the plugin's slash commands go with it, as on the server."""
+        context = self.service.context
+        context.store.commands.remove_plugin(context.plugin_id)
         self._server.close()
         await self._server.wait_closed()
 
