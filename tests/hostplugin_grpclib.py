@@ -113,18 +113,20 @@ class Hooks:
                 init=pb.ServeHttpResponseInit(status_code=int(init.url.split("=", 1)[1])), body_complete=True))
             return
         body = bytearray(first.body_chunk)
-        message = first
+        message, chunks, largest = first, 0, len(first.body_chunk)
         while not message.body_complete:
             next_message = await stream.recv_message()
             if next_message is None:
                 break
             message = next_message
             body += message.body_chunk
+            chunks += bool(message.body_chunk)
+            largest = max(largest, len(message.body_chunk))
         info = {
             "method": init.method, "url": init.url, "request_uri": init.request_uri, "proto": init.proto,
             "proto_major": init.proto_major, "proto_minor": init.proto_minor, "host": init.host,
             "remote_addr": init.remote_addr, "content_length": init.content_length,
-            "headers": {h.key: list(h.values) for h in init.headers}, "body_length": len(body),
+            "headers": {h.key: list(h.values) for h in init.headers}, "body_length": len(body), "chunks": chunks, "largest_chunk": largest,
             "body_prefix": bytes(body[:32]).decode("latin-1"), "request_id": init.plugin_context.request_id
             if init.plugin_context else "",
         }
