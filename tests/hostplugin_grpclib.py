@@ -38,9 +38,14 @@ def log(level: str, message: str, **fields: Any) -> None:
     sys.stderr.flush()
 
 
+_api: list[pb.PluginApiStub] = []
+
+
 def api() -> pb.PluginApiStub:
-    host, port = os.environ["MATTERMOST_PLUGIN_API_TARGET"].rsplit(":", 1)
-    return pb.PluginApiStub(Channel(host, int(port), codec=MessageCodec()))
+    if not _api:
+        host, port = os.environ["MATTERMOST_PLUGIN_API_TARGET"].rsplit(":", 1)
+        _api.append(pb.PluginApiStub(Channel(host, int(port), codec=MessageCodec())))
+    return _api[0]
 
 
 class Hooks:

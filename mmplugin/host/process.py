@@ -36,9 +36,12 @@ _HANDSHAKE_LINE_LIMIT = 64 * 1024
 
 
 def find_interpreter(plugin_dir: Path, override: str | None = None) -> str:
-    """The Python interpreter for a plugin: ``override`` if given, else the plugin's venv, else PATH."""
+    """The Python interpreter for a plugin: ``override`` if given, else the plugin's venv, else PATH.
+
+    A relative ``override`` path is taken from the host's working directory, not the plugin's.
+    """
     if override:
-        return override
+        return os.path.abspath(override) if os.sep in override else shutil.which(override) or override
     for relative in VENV_INTERPRETERS:
         candidate = plugin_dir / relative
         if candidate.is_file() and os.access(candidate, os.X_OK):

@@ -158,8 +158,9 @@ class PluginSupervisor:
             except HookAppError as exc:
                 raise ActivationError(str(exc)) from None
             self.hooks = adapter
-            self.logger.info("plugin %s running (pid %d, %s, %d hooks)", self.plugin_id, self._process.pid,
-                             handshake.address, len(adapter.implemented))
+            level = logging.INFO if self.state is PluginState.RESTARTING else logging.DEBUG
+            self.logger.log(level, "plugin %s running (pid %d, %s, %d hooks)", self.plugin_id, self._process.pid,
+                            handshake.address, len(adapter.implemented))
         except BaseException:
             await self._teardown(deactivate=False)
             raise
