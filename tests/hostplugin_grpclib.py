@@ -41,6 +41,12 @@ def log(level: str, message: str, **fields: Any) -> None:
 _api: list[pb.PluginApiStub] = []
 
 
+def marker(name: str, text: str) -> None:
+    """A file in the plugin directory that tells the test what happened (tiny, so written inline)."""
+    with open(name, "w") as file:
+        file.write(text)
+
+
 def api() -> pb.PluginApiStub:
     if not _api:
         host, port = os.environ["MATTERMOST_PLUGIN_API_TARGET"].rsplit(":", 1)
@@ -67,7 +73,7 @@ class Hooks:
         return pb.OnActivateResponse()
 
     async def on_deactivate(self, request: pb.OnDeactivateRequest) -> pb.OnDeactivateResponse:
-        Path("deactivated").write_text(str(os.getpid()))
+        marker("deactivated", str(os.getpid()))
         return pb.OnDeactivateResponse()
 
     async def message_will_be_posted(self, request: pb.MessageWillBePostedRequest) -> pb.MessageWillBePostedResponse:
@@ -98,7 +104,8 @@ class Hooks:
 
     async def serve_http(self, stream: Stream[pb.ServeHttpRequest, pb.ServeHttpResponse]) -> None:
         first = await stream.recv_message()
-        assert first is not None and first.init is not None
+        assert first is not None
+        assert first.init is not None
         init = first.init
         path = init.url.split("?", 1)[0]
         if path == "/stream":
@@ -131,7 +138,8 @@ class Hooks:
             "method": init.method, "url": init.url, "request_uri": init.request_uri, "proto": init.proto,
             "proto_major": init.proto_major, "proto_minor": init.proto_minor, "host": init.host,
             "remote_addr": init.remote_addr, "content_length": init.content_length,
-            "headers": {h.key: list(h.values) for h in init.headers}, "body_length": len(body), "chunks": chunks, "largest_chunk": largest,
+            "headers": {h.key: list(h.values) for h in init.headers},
+            "body_length": len(body), "chunks": chunks, "largest_chunk": largest,
             "body_prefix": bytes(body[:32]).decode("latin-1"), "request_id": init.plugin_context.request_id
             if init.plugin_context else "",
         }
@@ -151,7 +159,7 @@ class Hooks:
         try:
             await release.wait()
         except asyncio.CancelledError:
-            Path(f"cancelled-{key}").write_text("cancelled")
+            marker(f"cancelled-{key}", "cancelled")
             raise
         await stream.send_message(pb.ServeHttpResponse(body_chunk=b"second\n", body_complete=True))
 

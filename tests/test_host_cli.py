@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import httpx
-
 from host_support import alive, make_plugin, starts
 
 
@@ -42,7 +41,8 @@ async def test_run_serves_a_plugin_and_stops_on_sigint(tmp_path: Path) -> None:
             assert len(echo.json()["headers"]["Mattermost-User-Id"][0]) == 26
 
             posted = await client.post("/_mmplugin/posts", json={"message": "hi"})
-            assert posted.status_code == 201 and posted.json()["message"] == "hi [cli]"
+            assert posted.status_code == 201
+            assert posted.json()["message"] == "hi [cli]"
             command = await client.post("/_mmplugin/commands", json={"command": "/hello there"})
             assert command.json()["results"] == [
                 {"plugin_id": "com.example.cli", "response": {"text": "com.example.cli ran /hello there"},
@@ -55,7 +55,8 @@ async def test_run_serves_a_plugin_and_stops_on_sigint(tmp_path: Path) -> None:
     assert proc.returncode == 0, err.decode()
     assert out.decode().splitlines()[-2:] == ["stopping plugins ...", "stopped"]
     assert (directory / "deactivated").exists(), "OnDeactivate ran"
-    assert starts(directory) and all(not alive(pid) for pid in starts(directory))
+    assert starts(directory)
+    assert all(not alive(pid) for pid in starts(directory))
 
 
 async def test_run_reports_a_bad_plugin_in_one_line(tmp_path: Path) -> None:
@@ -63,7 +64,7 @@ async def test_run_reports_a_bad_plugin_in_one_line(tmp_path: Path) -> None:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "mmplugin.cli", "run", str(directory), "--port", "0", "--python", sys.executable,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    _out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 1
     lines = err.decode().splitlines()
     errors = [line for line in lines if line.startswith("mmplugin: error:")]
@@ -81,5 +82,6 @@ async def test_run_rejects_a_bad_manifest(tmp_path: Path) -> None:
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     _, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 1
-    assert err.decode().startswith("mmplugin: error: ") and "plugin.json: id:" in err.decode()
+    assert err.decode().startswith("mmplugin: error: ")
+    assert "plugin.json: id:" in err.decode()
     assert len(err.decode().splitlines()) == 1

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-
 from host_support import FAST, alive, make_plugin, starts
+
 from mmplugin.host.apiserver import InMemoryApi, Store
 from mmplugin.host.environment import Environment
 from mmplugin.host.errors import PluginNotFound
@@ -59,7 +59,8 @@ async def test_reload_and_unknown_plugins(tmp_path: Path, env: Environment) -> N
     env.load(directory)
     await env.activate("com.example.reload")
     first = env.supervisor("com.example.reload")
-    assert first is not None and first.pid is not None
+    assert first is not None
+    assert first.pid is not None
     first_pid = first.pid
     await env.reload("com.example.reload")
     assert env.is_active("com.example.reload")

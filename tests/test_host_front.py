@@ -8,8 +8,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from host_support import FAST, eventually, make_plugin, serve_asgi
+
 from mmplugin.host.apiserver import InMemoryApi, Store
 from mmplugin.host.environment import Environment
 from mmplugin.host.front import HostFront
@@ -72,7 +72,8 @@ async def test_request_body_is_streamed_in_chunks(front: tuple[str, Path]) -> No
         info = (await client.post("/plugins/com.example.web/upload", content=body)).json()
         assert info["body_length"] == len(body)
         assert info["content_length"] == len(body)
-        assert info["largest_chunk"] <= 64 * 1024 and info["chunks"] >= 4
+        assert info["largest_chunk"] <= 64 * 1024
+        assert info["chunks"] >= 4
 
         async def chunks() -> AsyncIterator[bytes]:
             for _ in range(3):
@@ -85,21 +86,21 @@ async def test_request_body_is_streamed_in_chunks(front: tuple[str, Path]) -> No
 
 async def test_streaming_response_and_flush(front: tuple[str, Path]) -> None:
     url, _ = front
-    async with httpx.AsyncClient(base_url=url, timeout=20) as client:
-        async with client.stream("GET", "/plugins/com.example.web/stream?key=one") as response:
-            assert response.status_code == 200
-            parts = response.aiter_bytes()
-            assert await parts.__anext__() == b"first\n"  # arrives while the plugin still waits
-            released = await client.post("/plugins/com.example.web/release/one")
-            assert released.status_code == 204
-            assert b"".join([part async for part in parts]) == b"second\n"
+    async with httpx.AsyncClient(base_url=url, timeout=20) as client, \
+            client.stream("GET", "/plugins/com.example.web/stream?key=one") as response:
+        assert response.status_code == 200
+        parts = response.aiter_bytes()
+        assert await parts.__anext__() == b"first\n"  # arrives while the plugin still waits
+        released = await client.post("/plugins/com.example.web/release/one")
+        assert released.status_code == 204
+        assert b"".join([part async for part in parts]) == b"second\n"
 
 
 async def test_client_disconnect_cancels_the_plugin_handler(front: tuple[str, Path]) -> None:
     url, web = front
-    async with httpx.AsyncClient(base_url=url, timeout=20) as client:
-        async with client.stream("GET", "/plugins/com.example.web/stream?key=gone") as response:
-            assert await response.aiter_bytes().__anext__() == b"first\n"
+    async with httpx.AsyncClient(base_url=url, timeout=20) as client, \
+            client.stream("GET", "/plugins/com.example.web/stream?key=gone") as response:
+        assert await response.aiter_bytes().__anext__() == b"first\n"
     await eventually(lambda: (web / "cancelled-gone").exists())
 
 

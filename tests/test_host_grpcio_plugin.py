@@ -7,8 +7,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from host_support import FAST, GRPCIO_PLUGIN, alive, make_plugin, serve_asgi
+
 from mmplugin.host.apiserver import InMemoryApi, Store
 from mmplugin.host.environment import Environment
 from mmplugin.host.front import HostFront
@@ -20,7 +20,8 @@ async def test_grpcio_plugin_is_hosted(tmp_path: Path, caplog: pytest.LogCapture
     env = Environment(InMemoryApi(Store()), FAST)
     await env.activate(env.load(tmp_path / "com.example.grpcio").id)
     supervisor = env.supervisor("com.example.grpcio")
-    assert supervisor is not None and supervisor.pid is not None
+    assert supervisor is not None
+    assert supervisor.pid is not None
     pid = supervisor.pid
     try:
         hooks = env.hooks_for_plugin("com.example.grpcio")
@@ -29,7 +30,8 @@ async def test_grpcio_plugin_is_hosted(tmp_path: Path, caplog: pytest.LogCapture
         post, rejection = await env.message_will_be_posted(pb.Post(message="hi"))
         assert (post.message, rejection) == ("hi [grpcio]", "")
         response = await hooks.execute_command(pb.CommandArgs(command="/go"))
-        assert response is not None and response.text == "grpcio ran /go"
+        assert response is not None
+        assert response.text == "grpcio ran /go"
         async with serve_asgi(HostFront(env)) as url, httpx.AsyncClient(base_url=url) as client:
             answer = await client.post("/plugins/com.example.grpcio/up?q=1", content=b"payload" * 20_000)
             assert answer.status_code == 201

@@ -7,8 +7,8 @@ import logging
 from pathlib import Path
 
 import pytest
-
 from host_support import ALL_TEST_HOOKS, FAST, alive, make_plugin, starts
+
 from mmplugin.host.errors import ActivationError, HandshakeFailed, HookAppError
 from mmplugin.host.supervisor import PluginState, PluginSupervisor, SupervisorConfig
 from mmplugin.manifest import load_manifest
@@ -31,14 +31,16 @@ async def test_start_activate_relay_logs_and_stop(tmp_path: Path, caplog: pytest
             assert sup.hooks is not None
             assert sup.hooks.implemented == frozenset(ALL_TEST_HOOKS)
             pid = sup.pid
-            assert pid is not None and alive(pid)
+            assert pid is not None
+            assert alive(pid)
         finally:
             await sup.stop()
     assert sup.state is PluginState.STOPPED
     assert (directory / "deactivated").read_text() == str(pid), "OnDeactivate was not called"
     assert not alive(pid)
     activated = [r for r in caplog.records if r.getMessage().startswith("activated")]
-    assert activated and activated[0].levelno == logging.INFO
+    assert activated
+    assert activated[0].levelno == logging.INFO
     assert activated[0].plugin_fields == {"start": 1}  # type: ignore[attr-defined]
     assert not any("failed to exit gracefully" in r.getMessage() for r in caplog.records)
 
@@ -76,8 +78,10 @@ async def test_crashed_plugin_is_restarted(tmp_path: Path) -> None:
         await sup.wait_for(PluginState.RUNNING, timeout=20)
         assert sup.restarts == 1
         assert "exited unexpectedly (exit status 3)" in sup.last_failure
-        assert sup.pid is not None and sup.pid != first_pid
-        assert first_pid is not None and not alive(first_pid)
+        assert sup.pid is not None
+        assert sup.pid != first_pid
+        assert first_pid is not None
+        assert not alive(first_pid)
         assert starts(directory) == [first_pid, sup.pid]
     finally:
         await sup.stop()
@@ -112,7 +116,8 @@ async def test_failing_health_check_restarts_the_plugin(tmp_path: Path) -> None:
         assert "failed its health check (status NOT_SERVING)" in sup.last_failure
         assert sup.restarts == 1
         first, second = starts(directory)
-        assert not alive(first) and sup.pid == second
+        assert not alive(first)
+        assert sup.pid == second
     finally:
         await sup.stop()
 
@@ -153,7 +158,8 @@ async def test_stubborn_plugin_is_killed(tmp_path: Path, caplog: pytest.LogCaptu
     pid = sup.pid
     with caplog.at_level(logging.WARNING):
         await sup.stop()
-    assert pid is not None and not alive(pid)
+    assert pid is not None
+    assert not alive(pid)
     assert any("failed to exit gracefully" in r.getMessage() for r in caplog.records)
 
 
