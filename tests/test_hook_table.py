@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from mmplugin.hooks import HOOKS, HOOKS_BY_NAME, Hook, OnError
+from mmplugin.hooks.reference import render_reference
 
 CONTRACT = Path(__file__).resolve().parent.parent.parent / "shared" / "contract" / "pluginapi_v1.json"
 
@@ -54,3 +55,17 @@ def test_streaming_flags_match_the_contract() -> None:
 def test_unimplemented_ping_is_healthy() -> None:
     assert HOOKS_BY_NAME["OnSharedChannelsPing"].default_response().healthy is True
     assert HOOKS_BY_NAME["MessageWillBePosted"].default_response().modified_post is None
+
+
+def test_hook_reference_docs_are_current() -> None:
+    docs = Path(__file__).resolve().parent.parent / "docs" / "hooks.md"
+    assert docs.read_text(encoding="utf-8") == render_reference(), (
+        "docs/hooks.md is stale: run `python -m mmplugin.hooks.reference docs/hooks.md`"
+    )
+
+
+def test_reference_shows_typed_signatures() -> None:
+    text = render_reference()
+    assert "def message_will_be_posted(self, plugin_context: PluginContext | None, post: Post | None)" in text
+    assert "-> Post | None | Reject" in text
+    assert "def run_data_retention(self, now_time: int, batch_size: int) -> int | None" in text
