@@ -244,3 +244,22 @@ async def test_grpcio_client_gets_answers_and_unimplemented(api: tuple[InMemoryA
     assert value == b"from grpcio"
     assert code is grpc.StatusCode.UNIMPLEMENTED
     assert details == "not implemented by the mmplugin in-memory host: UploadFile"
+
+
+async def test_our_api_client_reads_both_error_styles(api: tuple[InMemoryApi, ApiServer, Any]) -> None:
+    from mmplugin.api import AsyncPluginAPI, InvalidInputError, NotFoundError, UnimplementedError
+
+    _, server, _ = api
+    async with AsyncPluginAPI(server.target, plugin_id="com.example.api") as client:
+        with pytest.raises(NotFoundError) as status_style:
+            await client.get_user(user_id="nobody")
+        assert status_style.value.id == "app.user.missing_account.const"
+        with pytest.raises(NotFoundError) as embedded:
+            await client.get_post(post_id="nobody")
+        assert embedded.value.id == "app.post.get.app_error"
+        with pytest.raises(InvalidInputError):
+            await client.kv_set_with_options(key="k", value=b"v", options=pb.PluginKvSetOptions(old_value=b"x"))
+        assert await client.kv_set_with_options(key="k", value=b"v", options=pb.PluginKvSetOptions(atomic=True))
+        assert await client.kv_get(key="k") == b"v"
+        with pytest.raises(UnimplementedError):
+            await client.upload_file(data=b"x", channel_id="c", filename="f")
