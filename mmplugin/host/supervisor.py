@@ -229,11 +229,14 @@ class PluginSupervisor:
                                                                     timeout=self.config.shutdown_timeout)
             except RPC_ERRORS as exc:
                 self.logger.debug("plugin %s: GRPCController/Shutdown: %s", self.plugin_id, describe(exc))
+        if channel is not None:
+            # Like go-plugin, hang up right after Shutdown: a server draining its connections
+            # (asyncio's Server.wait_closed on Python 3.12+) waits for ours to go.
+            channel.close()
+        if process is not None and process.returncode is None:
             await process.wait_exited(self.config.shutdown_timeout)
         if process is not None and await process.stop(self.config.term_timeout):
             self.logger.warning("plugin %s failed to exit gracefully", self.plugin_id)
-        if channel is not None:
-            channel.close()
         self._process = self._channel = None
 
 
