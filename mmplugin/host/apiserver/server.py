@@ -10,7 +10,8 @@ from typing import Any
 
 from grpclib.server import Server
 
-from mmplugin.host.apiserver.service import ApiContext, PluginApiService
+from mmplugin.host.apiserver.handlers import ApiContext
+from mmplugin.host.apiserver.service import PluginApiService
 from mmplugin.host.apiserver.store import Store
 from mmplugin.manifest import Manifest
 from mmplugin.wire.codec import MessageCodec
