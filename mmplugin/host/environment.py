@@ -144,7 +144,10 @@ class Environment:
         """Deactivate every plugin (concurrently) and drop background work."""
         for task in self._background:
             task.cancel()
-        await asyncio.gather(*(self.deactivate(pid) for pid in self.plugin_ids), return_exceptions=True)
+        results = await asyncio.gather(*(self.deactivate(pid) for pid in self.plugin_ids), return_exceptions=True)
+        for plugin_id, result in zip(self.plugin_ids, results, strict=True):
+            if isinstance(result, BaseException):
+                logger.error("plugin %s: deactivation failed: %r", plugin_id, result)
         if self._background:
             await asyncio.wait(self._background)
 
