@@ -1,0 +1,5 @@
+import sys
+
+from mmplugin.cli import main
+
+sys.exit(main())

@@ -1,0 +1,64 @@
+"""One PluginAPI gRPC server per plugin on ``127.0.0.1:0``, all backed by one shared store."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from grpclib.server import Server
+
+from mmplugin.host.apiserver.handlers import ApiContext
+from mmplugin.host.apiserver.service import PluginApiService
+from mmplugin.host.apiserver.store import Store
+from mmplugin.manifest import Manifest
+from mmplugin.wire.codec import MessageCodec
+
+
+class ApiServer:
+    """A running PluginAPI server for one plugin; ``target`` is what the plugin dials."""
+
+    def __init__(self, service: PluginApiService) -> None:
+        self.service = service
+        self._server = Server([service], codec=MessageCodec())
+        self.target = ""
+
+    async def start(self) -> None:
+        # IPPROTO_TCP so asyncio turns Nagle off on accepted connections (SEMANTICS §7).
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        sock.bind(("127.0.0.1", 0))
+        await self._server.start(sock=sock)
+        self.target = f"127.0.0.1:{sock.getsockname()[1]}"
+
+    async def close(self) -> None:
+        """Stop serving; the plugin's slash commands go with it, as on the server."""
+        context = self.service.context
+        context.store.commands.remove_plugin(context.plugin_id)
+        self._server.close()
+        await self._server.wait_closed()
+
+
+class InMemoryApi:
+    """Opens a PluginAPI server per plugin over a shared :class:`Store`.
+
+    ``local_config`` maps plugin ids to their saved settings (keys are lower-cased), overlaid on
+    the manifest's defaults.
+    """
+
+    def __init__(self, store: Store | None = None,
+                 local_config: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+        self.store = store if store is not None else Store()
+        self.local_config = dict(local_config or {})
+
+    async def open(self, manifest: Manifest, plugin_dir: Path) -> ApiServer:
+        self.store.configs.register(manifest, self.local_config.get(manifest.id))
+        context = ApiContext(self.store, manifest.id, Path(plugin_dir),
+                             logging.getLogger(f"mmplugin.host.plugin.{manifest.id}"))
+        server = ApiServer(PluginApiService(context))
+        await server.start()
+        return server
+
+
+__all__ = ["ApiServer", "InMemoryApi"]
