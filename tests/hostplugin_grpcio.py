@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sys
 import threading
 from concurrent import futures
 from pathlib import Path
@@ -73,7 +74,9 @@ def main() -> None:
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    print(f"1|1|tcp|127.0.0.1:{port}|grpc", flush=True)
+    # Importing mmplugin in a host-launched process points sys.stdout at stderr until mmplugin.run()
+    # takes over; this stand-in has no run(), so it writes to the real stdout.
+    print(f"1|1|tcp|127.0.0.1:{port}|grpc", file=sys.__stdout__, flush=True)
     stopping.wait()
     server.stop(grace=0.5).wait()
 

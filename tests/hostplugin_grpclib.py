@@ -214,7 +214,7 @@ async def main() -> None:
     if mode == "silent":
         await asyncio.sleep(3600)
     if mode == "garbage":
-        print("hello from a plugin that prints before its handshake", flush=True)
+        print("hello from a plugin that prints before its handshake", file=sys.__stdout__, flush=True)
         await asyncio.sleep(3600)
     stop = asyncio.Event()
     if CONF.get("ignore_sigterm"):
@@ -227,7 +227,9 @@ async def main() -> None:
     await server.start(sock=sock)
     port = sock.getsockname()[1]
     version = "2" if mode == "wrong_protocol" else "1"
-    print(f"1|{version}|tcp|127.0.0.1:{port}|grpc", flush=True)
+    # Importing mmplugin in a host-launched process points sys.stdout at stderr until mmplugin.run()
+    # takes over; this stand-in has no run(), so it writes to the real stdout.
+    print(f"1|{version}|tcp|127.0.0.1:{port}|grpc", file=sys.__stdout__, flush=True)
     await stop.wait()
     server.close()
     await server.wait_closed()
