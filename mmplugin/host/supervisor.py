@@ -49,6 +49,9 @@ class SupervisorConfig:
 
     python: str | None = None
     """Interpreter to run the plugin with instead of searching the plugin's venv and PATH."""
+    fallback_python: str | None = None
+    """Interpreter for a plugin without a venv, tried before PATH. The Mattermost server has none;
+    ``mmplugin run`` passes its own interpreter, which has mmplugin installed."""
     environment: Mapping[str, str] | None = None
     """Base environment of the plugin (default: the host's own)."""
     handshake_timeout: float = 10.0
@@ -141,7 +144,7 @@ class PluginSupervisor:
         self._changed = asyncio.Event()
 
     async def _launch(self) -> None:
-        argv = plugin_command(self.plugin_dir, self.manifest, self.config.python)
+        argv = plugin_command(self.plugin_dir, self.manifest, self.config.python, self.config.fallback_python)
         env = plugin_environment(self.api_target, self.config.environment)
         self._process = await PluginProcess.start(argv, self.plugin_dir, env, self.plugin_id, self.logger)
         try:
