@@ -127,14 +127,14 @@ class _Exchange(httpx.AsyncByteStream):
         try:
             return await asyncio.wait_for(waiting, self._read_timeout)
         except asyncio.TimeoutError:
-            await self.aclose()
+            await self.aclose(grace=0.0)
             raise httpx.ReadTimeout(f"waited {self._read_timeout:g} s for {what}", request=self._request) from None
 
-    async def aclose(self) -> None:
-        """The client is done (or gone): the app sees ``http.disconnect``, then gets a grace period."""
+    async def aclose(self, grace: float = DISCONNECT_GRACE) -> None:
+        """The client is done (or gone): the app sees ``http.disconnect``, then gets ``grace`` seconds."""
         self._disconnected.set()
-        if not self._task.done():
-            await asyncio.wait([self._task], timeout=DISCONNECT_GRACE)
+        if not self._task.done() and grace > 0:
+            await asyncio.wait([self._task], timeout=grace)
         if not self._task.done():
             self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
