@@ -25,7 +25,8 @@ def test_bundle_shows_its_steps_and_the_result(tmp_path: Path, monkeypatch: pyte
     assert err == ""
     archive = tmp_path / "out" / "com.example.weather-bot-0.1.0.tar.gz"
     lines = out.splitlines()
-    assert lines[:3] == ["bundling weather", "  resolving pure-Python dependencies for com.example.weather-bot",
+    assert lines[:3] == ["bundling com.example.weather-bot 0.1.0 from weather",
+                         "  resolving pure-Python dependencies for com.example.weather-bot",
                          "  copying mmplugin into the bundle"]
     assert lines[3].startswith("  packing ")
     assert lines[4:] == [f"built out/{archive.name} ({format_size(archive.stat().st_size)})"]
@@ -48,7 +49,9 @@ def test_bundle_errors_are_one_line_with_a_hint(tmp_path: Path, monkeypatch: pyt
         "hint: give the plugin's directory, the one holding plugin.json"]
 
     assert main(["bundle", str(tmp_path)]) == 1
-    assert capsys.readouterr().err.splitlines() == [
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines() == [
         f"mmplugin: error: {tmp_path / 'plugin.json'}: no manifest (expected plugin.json in the plugin directory)",
         "hint: create a plugin project with: mmplugin new NAME"]
 
@@ -64,5 +67,5 @@ def test_bundle_errors_are_one_line_with_a_hint(tmp_path: Path, monkeypatch: pyt
     project = create_plugin("Weather Bot", tmp_path / "weather")
     assert main(["bundle", str(project.directory)]) == 1
     out, err = capsys.readouterr()
-    assert out.splitlines()[0] == f"bundling {project.directory}"
+    assert out.splitlines()[0] == f"bundling com.example.weather-bot 0.1.0 from {project.directory}"
     assert err == "mmplugin: error: could not vendor the dependencies: numpy has no pure-Python wheel\n"

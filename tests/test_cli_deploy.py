@@ -130,3 +130,14 @@ def test_deploy_refuses_what_is_not_a_plugin(tmp_path: Path, capsys: pytest.Capt
     assert _run(capsys, "deploy", str(tmp_path / "plugin.zip")) == (
         1, [], [f"mmplugin: error: {tmp_path / 'plugin.zip'} is neither a plugin directory nor a .tar.gz bundle",
                 "hint: build a bundle with: mmplugin bundle PLUGIN_DIR"])
+
+
+def test_no_bundling_for_a_server_that_is_not_configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    project = create_plugin("Weather Bot", tmp_path / "weather")
+    monkeypatch.setenv("MM_LOCALSOCKETPATH", str(tmp_path / "absent.socket"))
+    monkeypatch.delenv("MM_SERVICESETTINGS_SITEURL", raising=False)
+    status, out, err = _run(capsys, "deploy", str(project.directory))
+    assert (status, out, len(err)) == (1, [], 1)
+    assert "no Mattermost server to talk to" in err[0]
+    assert not (project.directory / "dist").exists()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from mmplugin.author.bundle import BundleError, build_bundle
 from mmplugin.cli.output import EXIT_OK, CliError, display_path, format_size, say
-from mmplugin.manifest import MANIFEST_NAME, ManifestError
+from mmplugin.manifest import MANIFEST_NAME, ManifestError, load_manifest
 
 
 def bundle_command(args: argparse.Namespace) -> int:
@@ -21,8 +21,9 @@ def build(plugin_dir: Path, out_dir: Path | None = None) -> Path:
     if not plugin_dir.is_dir():
         what = "is not a directory" if plugin_dir.exists() else "does not exist"
         raise CliError(f"{plugin_dir} {what}", hint="give the plugin's directory, the one holding plugin.json")
-    say(f"bundling {display_path(plugin_dir)}")
     try:
+        manifest = load_manifest(plugin_dir)
+        say(f"bundling {manifest.id} {manifest.version} from {display_path(plugin_dir)}")
         return build_bundle(plugin_dir, out_dir, progress=lambda line: say(f"  {line}"))
     except ManifestError as exc:
         hint = "" if (plugin_dir / MANIFEST_NAME).exists() else "create a plugin project with: mmplugin new NAME"

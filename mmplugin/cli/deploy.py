@@ -12,16 +12,13 @@ from mmplugin.cli.output import EXIT_OK, CliError, format_size, say
 
 def deploy_command(args: argparse.Namespace) -> int:
     target = Path(args.path)
-    if target.is_dir():
-        bundle = build(target)
-    elif target.is_file() and target.name.endswith(".tar.gz"):
-        bundle = target
-    elif target.exists():
+    if not target.exists():
+        raise CliError(f"{target} does not exist", hint="give a plugin directory or a .tar.gz bundle")
+    if not target.is_dir() and not target.name.endswith(".tar.gz"):
         raise CliError(f"{target} is neither a plugin directory nor a .tar.gz bundle",
                        hint="build a bundle with: mmplugin bundle PLUGIN_DIR")
-    else:
-        raise CliError(f"{target} does not exist", hint="give a plugin directory or a .tar.gz bundle")
-    with server() as client:
+    with server() as client:  # connect first: no bundling for a server that cannot be reached
+        bundle = build(target) if target.is_dir() else target
         say(f"uploading {bundle.name} ({format_size(bundle.stat().st_size)}) to {client.where}")
         manifest = client.upload(bundle)
         plugin_id = str(manifest.get("id", ""))
