@@ -15,6 +15,18 @@ from mmplugin.manifest import ManifestError, load_manifest
 BIN = Path(sys.executable).parent
 
 
+def _processes_in(directory: Path) -> list[int]:
+    """Pids of live processes whose working directory is ``directory`` (plugins run there)."""
+    pids = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if Path(os.readlink(proc / "cwd")) == directory:
+                pids.append(int(proc.name))
+        except OSError:
+            continue
+    return pids
+
+
 @pytest.mark.parametrize(("name", "slug", "plugin_id", "class_name"), [
     ("Weather Bot", "weather-bot", "com.example.weather-bot", "WeatherBotPlugin"),
     ("my-plugin", "my-plugin", "com.example.my-plugin", "MyPlugin"),
@@ -69,6 +81,8 @@ def test_a_new_project_passes_its_own_tests(tmp_path: Path) -> None:
     env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST")}
     tests = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error"],
                            cwd=project, env=env, capture_output=True, text=True, check=False, timeout=240)
+    if Path("/proc/self/cwd").exists():
+        assert _processes_in(project.resolve()) == [], "the fixture left plugin processes behind"
     assert tests.returncode == 0, tests.stdout + tests.stderr
     assert "3 passed" in tests.stdout
     lint = subprocess.run([str(BIN / "ruff"), "check", "--no-cache", "--isolated", "--line-length", "120",
