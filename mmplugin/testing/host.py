@@ -257,6 +257,7 @@ class PluginHost:
         self.store.kv.set(self.plugin_id, key, value)
 
     def kv_set_json(self, key: str, value: Any) -> None:
+        """Put ``value`` as JSON in the plugin's KV store (readable with ``self.api.kv_get_json``)."""
         self.kv_set(key, json.dumps(value).encode())
 
     def kv_keys(self) -> list[str]:
