@@ -144,7 +144,8 @@ def plugin() -> PluginUnderTest:
     """examples/hello on the real mmplugin runtime."""
     directory = ROOT / "examples" / "hello"
     manifest = load_manifest(directory)
-    hooks = {"OnActivate", "MessageWillBePosted", "UserHasLoggedIn", "ExecuteCommand", "ServeHTTP"}
+    hooks = {"OnActivate", "MessageWillBePosted", "MessageHasBeenPosted", "UserHasLoggedIn", "ExecuteCommand",
+             "ServeHTTP"}
     return PluginUnderTest(directory, (sys.executable, manifest.executable), manifest.id,
                            frozenset(hooks), is_standin=False)
 

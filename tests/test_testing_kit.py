@@ -144,6 +144,10 @@ async def test_plugin_host_drives_the_hello_example() -> None:
         assert saved.post is not None
         assert saved.post.message == "SAVED"
         assert [p.message for p in host.posts()] == ["SAVED"]
+        pinged = await host.create_post("ping")
+        assert pinged.post is not None
+        replies = [p for p in host.posts() if p.root_id == pinged.post.id]
+        assert [p.message for p in replies] == ["pong"], "the plugin answered through CreatePost"
 
         assert (await host.execute_command("/hello Ann")).text == "Hello, Ann!"
         with pytest.raises(LookupError, match=r"has not registered /bye \(registered: /hello\)"):

@@ -2,7 +2,7 @@
 
 - registers and answers the ``/hello [name]`` slash command;
 - refuses posts that contain a blocked word, and drops ``/dev/null ...`` posts silently;
-- upper-cases posts that start with ``shout:``;
+- upper-cases posts that start with ``shout:``, and answers ``ping`` with a ``pong`` post;
 - logs every login;
 - serves HTTP at ``/plugins/com.example.hello/``: ``/hello`` (text, greets the logged-in user),
   ``/echo`` (streams the request body back as it arrives) and ``/ticks`` (server-sent events).
@@ -34,6 +34,8 @@ class Hello(Plugin):
         await self.api.register_command(command=pb.Command(
             trigger="hello", auto_complete=True, auto_complete_desc="Say hello", auto_complete_hint="[name]"))
         log.info("hello plugin activated", extra={"plugin_id": self.id, "version": self.manifest.version})
+        # The same through the server's own log (the Log* API): fields become key/value pairs.
+        await self.api.log_info("hello plugin activated", version=self.manifest.version)
 
     async def message_will_be_posted(
             self, plugin_context: pb.PluginContext, post: pb.Post) -> pb.Post | Reject | None:
@@ -46,6 +48,10 @@ class Hello(Plugin):
             # Return a modified copy of the post; returning None keeps it unchanged.
             return dataclasses.replace(post, message=text.removeprefix("shout:").strip().upper())
         return None
+
+    async def message_has_been_posted(self, plugin_context: pb.PluginContext, post: pb.Post) -> None:
+        if post.message.strip().lower() == "ping":
+            await self.api.create_post(post=pb.Post(channel_id=post.channel_id, root_id=post.id, message="pong"))
 
     def execute_command(self, plugin_context: pb.PluginContext, args: pb.CommandArgs) -> pb.CommandResponse:
         name = args.command.removeprefix("/hello").strip() or "world"
