@@ -1,0 +1,102 @@
+"""The mmplugin stack's benchmark plugin: an ordinary ``mmplugin.Plugin`` with an HTTP handler.
+
+- MessageWillBePosted looks at the text and one prop, then allows the post (returns None);
+- ExecuteCommand ``/bench-api METHOD CALLS WARMUP USER_ID`` times PluginAPI calls through
+  ``self.api`` and answers the samples as JSON (the API workload is timed inside the plugin);
+- ServeHTTP (``mmplugin.http``): ``/echo`` streams the body back as it reads it, ``/download``
+  streams ``size`` bytes, ``/small`` answers 1 KiB.
+
+``MMPLUGIN_BENCH_LOOP=uvloop`` runs it on uvloop; ``MMPLUGIN_BENCH_PROFILE=FILE`` writes a cProfile
+of the whole process to FILE when it exits.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import AsyncIterator
+from typing import ClassVar
+
+import workload
+
+import mmplugin
+from mmplugin import Plugin
+from mmplugin.http import NativeHandler, Request, Response, StreamingResponse, serve_http_stream
+from mmplugin.proto import pb
+
+
+class BenchPlugin(Plugin):
+    hook_timeout: ClassVar[float] = 600.0
+
+    async def message_will_be_posted(self, plugin_context: pb.PluginContext, post: pb.Post) -> None:
+        prop = post.props.fields.get("from_webhook") if post.props else None
+        if not workload.allows(post.message, prop.string_value if prop else ""):
+            raise AssertionError("the benchmark post is always allowed")
+
+    async def execute_command(self, plugin_context: pb.PluginContext, args: pb.CommandArgs) -> pb.CommandResponse:
+        from measure import measure_calls
+
+        run = workload.ApiRun.parse(args.command)
+        api = self.api
+        calls = {
+            "GetUser": lambda: api.get_user(user_id=run.user_id),
+            "KVSet": lambda: api.kv_set(key=workload.KV_KEY, value=workload.KV_VALUE),
+            "KVGet": lambda: api.kv_get(key=workload.KV_KEY),
+        }
+        timed = await measure_calls(calls[run.method], run.calls, run.warmup, 1)
+        return pb.CommandResponse(text=json.dumps(timed.as_json()))
+
+
+async def serve_http(ctx: pb.PluginContext, request: Request) -> Response | StreamingResponse:
+    if request.path == workload.ECHO_PATH:
+        return StreamingResponse(request.stream(), headers={"Content-Type": "application/octet-stream"},
+                                 flush=False)
+    if request.path == workload.DOWNLOAD_PATH:
+        size = workload.download_size(request.url)
+        return StreamingResponse(_download(size), headers={"Content-Type": "application/octet-stream"},
+                                 flush=False)
+    if request.path == workload.SMALL_PATH:
+        return Response(workload.SMALL_BODY, headers={"Content-Type": "application/octet-stream"})
+    return Response(b"not found", status=404)
+
+
+async def _download(size: int) -> AsyncIterator[bytes]:
+    piece = workload.chunk(64 * 1024)
+    for start in range(0, size, len(piece)):
+        yield piece[:size - start] if size - start < len(piece) else piece
+
+
+def _run() -> None:
+    # mmplugin.run does not take an HTTP handler yet: mount ServeHTTP on the server it starts.
+    import mmplugin.plugin.server as server
+
+    handler = NativeHandler(serve_http)
+    server.serve = functools.partial(server.serve, streams={
+        "ServeHTTP": lambda stream: serve_http_stream(stream, handler, plugin_id=workload.PLUGIN_ID)})
+    mmplugin.run(BenchPlugin)
+
+
+def _main() -> None:
+    if os.environ.get("MMPLUGIN_BENCH_LOOP") == "uvloop":
+        import asyncio
+
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    profile_path = os.environ.get("MMPLUGIN_BENCH_PROFILE")
+    if not profile_path:
+        _run()
+    import cProfile
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        _run()
+    finally:
+        profiler.disable()
+        profiler.dump_stats(profile_path)
+
+
+if __name__ == "__main__":
+    _main()
