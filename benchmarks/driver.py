@@ -47,10 +47,11 @@ from measure import (
     rss_bytes,
     time_ops,
 )
+
 from mmplugin.wire import handshake as hs
 
 #: Seconds a freshly launched plugin sits idle before its RSS is read.
-IDLE_SETTLE = 0.5
+IDLE_SETTLE = 0.2
 #: Seconds a driver waits for a plugin's handshake line.
 HANDSHAKE_TIMEOUT = 30.0
 

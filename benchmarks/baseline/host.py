@@ -8,6 +8,7 @@ stubs. Protocol and commands: the ``driver`` module.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -18,10 +19,10 @@ from pathlib import Path
 
 import messages
 import workload
-from baseline.protos import PB2_ENV, compile_protos
 from driver import HostSide, Launched, Transfer, launch_plugin, main, plugin_environment, stop_process
 from measure import Call, Timed
 
+from baseline.protos import PB2_ENV, compile_protos
 from mmplugin.wire.codec import encode
 
 PLUGIN_SCRIPT = Path(__file__).resolve().with_name("plugin.py")
@@ -107,10 +108,8 @@ class GrpcioHost(HostSide):
     async def close(self) -> None:
         if self._channel is not None:
             pb2, stubs = self.controller
-            try:
+            with contextlib.suppress(self.grpc.aio.AioRpcError):
                 await stubs.GRPCControllerStub(self._channel).Shutdown(pb2.Empty(), timeout=2)
-            except self.grpc.aio.AioRpcError:
-                pass
             await self._channel.close()
         if self._process is not None:
             await stop_process(self._process)

@@ -14,6 +14,7 @@ import signal
 import sys
 
 import workload
+
 from baseline.protos import use_compiled
 
 use_compiled()

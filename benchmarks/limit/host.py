@@ -17,9 +17,9 @@ from pathlib import Path
 import messages
 import workload
 from driver import HostSide, Launched, Transfer, launch_plugin, main, plugin_environment, stop_process
-from limit.frames import FrameClient, Kind, listener, serve_connection
 from measure import Call, Timed
 
+from limit.frames import FrameClient, Kind, listener, serve_connection
 from mmplugin.proto import pb
 from mmplugin.wire.codec import encode
 

@@ -13,6 +13,7 @@ import signal
 import sys
 
 import workload
+
 from limit.frames import FrameClient, Kind, listener, serve_connection
 
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import messages
 import workload
-
 from driver import HostSide, Launched, Transfer, main
 from measure import Call, Timed
+
 from mmplugin.host import Environment, HooksAdapter, InMemoryApi, Store, SupervisorConfig
 from mmplugin.host.process import PluginProcess, plugin_command
 from mmplugin.host.process import plugin_environment as host_environment
@@ -81,8 +81,9 @@ class OursHost(HostSide):
     def plugin_pid(self) -> int:
         assert self._environment is not None
         supervisor = self._environment.supervisor(workload.PLUGIN_ID)
-        assert supervisor is not None and supervisor.pid is not None
-        return supervisor.pid
+        pid = supervisor.pid if supervisor is not None else None
+        assert pid is not None, "the plugin is not running"
+        return pid
 
     def _api_target(self) -> str:
         assert self._environment is not None

@@ -9,9 +9,9 @@ from mmplugin.bench.plan import BASELINE, LIMIT, METRICS, OURS
 
 
 def number(value: float | None) -> str:
-    """About three significant digits: ``12,345``, ``512``, ``51.2``, ``5.12``; ``–`` for no value."""
+    """About three significant digits: ``12,345``, ``512``, ``51.2``, ``5.12``; ``-`` for no value."""
     if value is None:
-        return "–"
+        return "-"
     size = abs(value)
     if size >= 1000:
         return f"{value:,.0f}"
@@ -32,7 +32,7 @@ def _cell(figure: Mapping[str, Any] | None) -> str:
 
 
 def _ratio(value: float | None) -> str:
-    return "" if value is None else f"{value:.2f}×"
+    return "" if value is None else f"{value:.2f}x"
 
 
 def _machine(report: Mapping[str, Any]) -> list[str]:
@@ -55,7 +55,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         f"# mmplugin benchmark ({report['mode']} run, {report['created']}, {report['duration_s']:.0f} s)",
         "",
         *_machine(report),
-        f"- Each figure is the median of {profile['repetitions']} repetitions, ± the spread (max − min) / median; "
+        f"- Each figure is the median of {profile['repetitions']} repetitions, ± the spread (max - min) / median; "
         "the stacks take turns within every repetition. Ratios divide a stack's median by the "
         f"{baseline or 'baseline'} (upstream's stack) or the {limit or 'limit'} median: for µs, ms and MiB "
         "lower is better, for rates higher is better.",
@@ -69,11 +69,13 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         ran = workload["stacks"]
         ours = [name for name in ran if stacks[name]["role"] == OURS]
         references = [name for name in (baseline, limit) if name in ran]
-        header = ["case", "metric", *ran, *[f"{o} ÷ {r}" for o in ours for r in references]]
+        header = ["case", "metric", *ran, *[f"{o} / {r}" for o in ours for r in references]]
         lines += ["", f"## {workload['title']}", "", workload["description"], "",
                   "| " + " | ".join(header) + " |", "|" + "---|" * 2 + "---:|" * (len(header) - 2)]
-        figures = {(name, f["case"], f["metric"]): f for name in ran for f in results[(workload["name"], name)]["figures"]}
-        rows = dict.fromkeys((f["case"], f["metric"], f["unit"]) for f in results[(workload["name"], ran[0])]["figures"])
+        figures = {(name, f["case"], f["metric"]): f
+                   for name in ran for f in results[(workload["name"], name)]["figures"]}
+        rows = dict.fromkeys((f["case"], f["metric"], f["unit"])
+                             for f in results[(workload["name"], ran[0])]["figures"])
         for case, metric, unit in rows:
             cells = [_cell(figures.get((name, case, metric))) for name in ran]
             ratios = []

@@ -174,16 +174,16 @@ class Profile:
 
     name: str
     repetitions: int = 5
-    hook_calls: int = 2000
-    hook_warmup: int = 200
+    hook_calls: int = 1000
+    hook_warmup: int = 100
     hook_concurrency: tuple[int, ...] = (1, 16, 64)
     transfer_bytes: int = 64 * MIB
     chunk_bytes: int = 64 * KIB
-    get_calls: int = 1000
-    get_warmup: int = 100
+    get_calls: int = 500
+    get_warmup: int = 50
     get_concurrency: tuple[int, ...] = (1, 16)
-    api_calls: int = 2000
-    api_warmup: int = 200
+    api_calls: int = 1000
+    api_warmup: int = 100
     codec_seconds: float = 0.5
     command_timeout: float = 300.0
     """Seconds any one driver command may take before the run is abandoned."""
@@ -193,8 +193,8 @@ class Profile:
 
 
 FULL = Profile("full")
-QUICK = Profile("quick", hook_calls=300, hook_warmup=50, transfer_bytes=16 * MIB, get_calls=200, get_warmup=20,
-                api_calls=300, api_warmup=50, codec_seconds=0.2, command_timeout=120.0)
+QUICK = Profile("quick", hook_calls=100, hook_warmup=20, transfer_bytes=16 * MIB, get_calls=100, get_warmup=10,
+                api_calls=100, api_warmup=20, codec_seconds=0.1, command_timeout=120.0)
 
 
 def size_label(size: int) -> str:

@@ -10,8 +10,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
 
 COLORS = {"ours": ("#1f77b4", "#17becf"), "baseline": ("#ff7f0e",), "limit": ("#7f7f7f",)}
 
@@ -87,7 +87,7 @@ def plot_report(report: Mapping[str, Any], path: Path) -> None:
     machine = report["machine"]
     figure.suptitle(f"mmplugin benchmark, {report['mode']} run, {report['created']}: {machine['cpu_model']}, "
                     f"{machine['cpu_count']} CPUs, {machine['python']} (medians of "
-                    f"{report['profile']['repetitions']}, bars show min–max)", fontsize=10)
+                    f"{report['profile']['repetitions']}, bars show min to max)", fontsize=10)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)

@@ -8,6 +8,7 @@ and metric present).
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Mapping, Sequence
 from functools import cache
@@ -101,7 +102,7 @@ def validate_report(report: Mapping[str, Any]) -> None:
     """
     problems: list[str] = []
     try:
-        import jsonschema
+        jsonschema: Any = importlib.import_module("jsonschema")
     except ImportError:
         pass
     else:

@@ -119,9 +119,13 @@ async def _measure(profile: Profile, stacks: Sequence[Stack], log_dir: Path,
     drivers: dict[str, DriverProcess] = {}
     raw: dict[tuple[str, str], list[Raw]] = {}
     try:
-        for stack in stacks:
-            progress(f"starting {stack.name}")
-            drivers[stack.name] = await DriverProcess.start(stack, bench_dir, log_dir / f"{stack.name}.log")
+        progress(f"starting {', '.join(stack.name for stack in stacks)}")
+        launched = await asyncio.gather(*(DriverProcess.start(stack, bench_dir, log_dir / f"{stack.name}.log")
+                                          for stack in stacks), return_exceptions=True)
+        drivers.update((driver.stack.name, driver) for driver in launched if isinstance(driver, DriverProcess))
+        for failure in launched:
+            if isinstance(failure, BaseException):
+                raise failure
         for case in cases(profile):
             ran = [stack for stack in stacks if WORKLOADS_BY_NAME[case.workload].applies(stack)]
             started = time.perf_counter()
