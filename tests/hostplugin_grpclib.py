@@ -1,7 +1,8 @@
 """A plugin written directly on grpclib (no mmplugin runtime), for the host tests.
 
 Its behaviour comes from ``props.test`` in its plugin.json; ``props.test.restart`` overrides it from
-the second start on (the file ``starts`` in the plugin directory counts starts).
+the second start on, and ``props.test.start["<n>"]`` for the n-th start only (the file ``starts`` in
+the plugin directory counts starts).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ START = len(Path("starts").read_text().split())
 CONF: dict[str, Any] = dict(MANIFEST.get("props", {}).get("test", {}))
 if START > 1:
     CONF.update(CONF.get("restart", {}))
+CONF.update(CONF.get("start", {}).get(str(START), {}))
 HOOKS = "/mattermost.pluginapi.v1.PluginHooks/"
 
 

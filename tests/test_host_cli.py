@@ -49,6 +49,8 @@ async def test_run_serves_a_plugin_and_stops_on_sigint(tmp_path: Path) -> None:
                  "error": None}]
             plugins = (await client.get("/_mmplugin/plugins")).json()
             assert [(p["id"], p["state"]) for p in plugins] == [("com.example.cli", "running")]
+            metrics = (await client.get("/metrics")).text
+            assert 'mmplugin_hook_calls_total{hook="ExecuteCommand",plugin_id="com.example.cli"} 1.0' in metrics
     finally:
         proc.send_signal(signal.SIGINT)
         out, err = await asyncio.wait_for(proc.communicate(), 30)

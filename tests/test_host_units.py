@@ -106,9 +106,11 @@ def test_interpreter_search_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     for name in reversed(PATH_INTERPRETERS):
         _executable(path_dir / name)
         assert find_interpreter(plugin) == str(path_dir / name)
+    assert find_interpreter(plugin, fallback="/opt/host/python") == "/opt/host/python"
     for relative in reversed(VENV_INTERPRETERS):
         _executable(plugin / relative)
         assert find_interpreter(plugin) == str(plugin / relative)
+        assert find_interpreter(plugin, fallback="/opt/host/python") == str(plugin / relative)
     assert find_interpreter(plugin, "python3") == str(path_dir / "python3")
     assert find_interpreter(plugin, "./bin/py") == os.path.abspath("./bin/py")
 

@@ -35,6 +35,7 @@ from mmplugin.wire.logline import parse_line
 pytestmark = pytest.mark.timeout(900)
 
 INTEROP = Path(__file__).parent / "interop"
+ROOT = Path(__file__).resolve().parent.parent
 GOHOST_SOURCE = INTEROP / "gohost"
 SYSTEM_GOPATH = Path("/usr/share/gocode")
 GO_PACKAGES = (
@@ -140,10 +141,12 @@ class PluginUnderTest:
 
 @pytest.fixture(scope="session")
 def plugin() -> PluginUnderTest:
-    directory = INTEROP / "standin"
+    """examples/hello on the real mmplugin runtime."""
+    directory = ROOT / "examples" / "hello"
     manifest = load_manifest(directory)
+    hooks = {"OnActivate", "MessageWillBePosted", "UserHasLoggedIn", "ExecuteCommand", "ServeHTTP"}
     return PluginUnderTest(directory, (sys.executable, manifest.executable), manifest.id,
-                           frozenset({"MessageWillBePosted", "ServeHTTP"}), is_standin=True)
+                           frozenset(hooks), is_standin=False)
 
 
 @dataclass
@@ -220,11 +223,12 @@ def lifetime(gohost: Path, plugin: PluginUnderTest, tmp_path_factory: pytest.Tem
     steps: list[dict[str, Any]] = [
         {"op": "ping"},
         _unary("Implemented", pb.ImplementedRequest()),
-        _unary("MessageWillBePosted", _post_request("hello from go")),
-        _unary("MessageWillBePosted", _post_request("please reject")),
+        _unary("MessageWillBePosted", _post_request("shout: hello from go")),
+        _unary("MessageWillBePosted", _post_request("buy spam now")),
         _unary("NoSuchHook", pb.ImplementedRequest()),
         {"op": "stream", "method": HOOKS + "ServeHTTP",
          "requests": [_b64(m) for m in _serve_http_requests(plugin.plugin_id)]},
+        _unary("UserHasLoggedIn", pb.UserHasLoggedInRequest(user=pb.User(id="user-1", username="ann"))),
         {"op": "kill"},
     ]
     return _run_gohost(gohost, plugin, steps, tmp_path_factory.mktemp("gohost-session"))
@@ -252,11 +256,11 @@ def test_message_will_be_posted_answers_decode(lifetime: GoHostRun, plugin: Plug
     assert modified.rejection_reason == ""
     assert modified.modified_post is not None
     assert modified.modified_post.id == "post-1"
-    assert modified.modified_post.message == f"hello from go (seen by {plugin.plugin_id})"
+    assert modified.modified_post.message == "HELLO FROM GO"
 
     rejection = decode(pb.MessageWillBePostedResponse, _unb64(rejected["response"]))
     assert rejection.modified_post is None
-    assert rejection.rejection_reason == f"rejected by {plugin.plugin_id}"
+    assert rejection.rejection_reason == "Hello plugin: that word is not allowed here."
 
 
 def test_unknown_method_is_unimplemented(lifetime: GoHostRun, plugin: PluginUnderTest,
@@ -284,7 +288,8 @@ def test_serve_http_echoes_one_mib_byte_exact(lifetime: GoHostRun) -> None:
 
 
 def test_kill_is_graceful_and_the_process_is_gone(lifetime: GoHostRun) -> None:
-    assert lifetime.steps[6]["exited"] is True
+    assert lifetime.steps[6]["code_name"] == "OK", lifetime.steps[6]
+    assert lifetime.steps[7]["exited"] is True
     messages = lifetime.messages()
     assert UNGRACEFUL not in messages
     assert "plugin exited" in messages

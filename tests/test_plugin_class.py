@@ -313,3 +313,28 @@ def test_stdout_log_does_not_feed_itself() -> None:
         for handler in handlers:
             logger.removeHandler(handler)
     assert captured.getvalue() == "once\n"
+
+
+# --- HTTP handlers ----------------------------------------------------------------------------------
+
+def test_http_handler_checks() -> None:
+    with pytest.raises(TypeError, match="must be an async def serve_http"):
+        type("SyncHTTP", (Plugin,), {"serve_http": lambda self, ctx, request: None})
+
+    async def one_arg(self: Plugin, request: object) -> None: ...
+    with pytest.raises(TypeError, match=r"is called as serve_http\(self, plugin_context, request\)"):
+        type("OneArg", (Plugin,), {"serve_http": one_arg})
+
+    async def serve(self: Plugin, ctx: object, request: object) -> None: ...
+    with pytest.raises(TypeError, match="defines both serve_http and asgi_app"):
+        type("Both", (Plugin,), {"serve_http": serve, "asgi_app": lambda self: None})
+
+
+def test_http_handler_choice() -> None:
+    async def serve(self: Plugin, ctx: object, request: object) -> None: ...
+
+    async def app(scope: object, receive: object, send: object) -> None: ...
+
+    assert Plugin().http_handler() is None
+    assert type(type("Native", (Plugin,), {"serve_http": serve})().http_handler()).__name__ == "NativeHandler"
+    assert type(type("Asgi", (Plugin,), {"asgi_app": lambda self: app})().http_handler()).__name__ == "ASGIHandler"

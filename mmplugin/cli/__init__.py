@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--kv-db", metavar="FILE", help="keep the plugins' KV store in this SQLite file")
     run.add_argument("--token", help="access token for the local admin user (default: a new random one)")
     run.add_argument("--python", metavar="INTERPRETER",
-                     help="run plugins with this interpreter instead of their venv or python3 on PATH")
+                     help="run plugins with this interpreter (default: the plugin's venv, else this one)")
     run.add_argument("--hook-timeout", type=float, default=30.0, metavar="SECONDS", help="hook deadline (30)")
     run.add_argument("--handshake-timeout", type=float, default=10.0, metavar="SECONDS",
                      help="how long a plugin may take to start (10)")

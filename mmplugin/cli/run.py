@@ -82,7 +82,7 @@ async def _run(args: argparse.Namespace) -> int:
     store = Store(kv_backend=backend, site_url=f"http://127.0.0.1:{port}")
     seed = store.seed()
     token = args.token or new_id()
-    config = SupervisorConfig(python=args.python, hook_timeout=args.hook_timeout,
+    config = SupervisorConfig(python=args.python, fallback_python=sys.executable, hook_timeout=args.hook_timeout,
                               handshake_timeout=args.handshake_timeout)
     env = Environment(InMemoryApi(store, local_config), config)
     store.configs.listeners.append(env.configuration_changed)

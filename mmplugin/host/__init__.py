@@ -6,7 +6,9 @@
 - :class:`HooksAdapter` calls one plugin's hooks with the Go host's deadlines and failure rules.
 - :class:`HostFront` is the ASGI app routing ``/plugins/<id>/...`` to ServeHTTP.
 - :class:`InMemoryApi` serves the ``PluginAPI`` from an in-memory :class:`Store`.
-- :class:`HookTimings` counts hook calls, failures and latency.
+- :class:`HookTimings` counts hook calls, failures and latency; :class:`PluginCounters` counts
+  restarts, health-check failures and ServeHTTP traffic; :meth:`Environment.metrics` snapshots both
+  as :class:`HostMetrics`, which :class:`HostCollector` exports to Prometheus (``/metrics`` on the front).
 
 Example::
 
@@ -19,6 +21,7 @@ Example::
 from mmplugin.host.adapter import DEFAULT_HOOK_TIMEOUT, HooksAdapter
 from mmplugin.host.admin import AdminApp
 from mmplugin.host.apiserver import InMemoryApi, SqliteBackend, Store
+from mmplugin.host.counters import PluginCounters
 from mmplugin.host.environment import ApiEndpoint, ApiProvider, Environment
 from mmplugin.host.errors import (
     ActivationError,
@@ -28,7 +31,9 @@ from mmplugin.host.errors import (
     PluginNotFound,
     PluginStartError,
 )
+from mmplugin.host.exporter import HostCollector, metrics_registry
 from mmplugin.host.front import HostFront
+from mmplugin.host.metrics import HostMetrics
 from mmplugin.host.restart import RestartPolicy
 from mmplugin.host.routing import TokenAuth
 from mmplugin.host.supervisor import PluginState, PluginSupervisor, SupervisorConfig
@@ -46,9 +51,12 @@ __all__ = [
     "HookStats",
     "HookTimings",
     "HooksAdapter",
+    "HostCollector",
     "HostError",
     "HostFront",
+    "HostMetrics",
     "InMemoryApi",
+    "PluginCounters",
     "PluginNotFound",
     "PluginStartError",
     "PluginState",
@@ -58,4 +66,5 @@ __all__ = [
     "Store",
     "SupervisorConfig",
     "TokenAuth",
+    "metrics_registry",
 ]

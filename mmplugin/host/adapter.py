@@ -31,6 +31,7 @@ from grpclib.client import Channel, UnaryUnaryMethod
 
 from mmplugin.hooks.table import HOOKS_BY_NAME, IMPLEMENTED, Hook, OnError
 from mmplugin.host import servehttp_client
+from mmplugin.host.counters import PluginCounters
 from mmplugin.host.errors import ActivationError, HookAppError
 from mmplugin.host.ids import new_id
 from mmplugin.host.rpc import RPC_ERRORS, describe
@@ -47,11 +48,13 @@ class HooksAdapter:
     """Calls one plugin's hooks over ``channel`` (a grpclib Channel with ``MessageCodec``)."""
 
     def __init__(self, channel: Channel, plugin_id: str, *, timeout: float = DEFAULT_HOOK_TIMEOUT,
-                 timings: HookTimings | None = None) -> None:
+                 timings: HookTimings | None = None, counters: PluginCounters | None = None) -> None:
         self.channel = channel
         self.plugin_id = plugin_id
         self.timeout = timeout
         self.timings = timings if timings is not None else HookTimings()
+        self.counters = counters if counters is not None else PluginCounters()
+        """Where ServeHTTP streams and bytes are counted."""
         self.implemented: frozenset[str] = frozenset()
         """Hooks the plugin listed in ``Implemented`` that the table knows; set by :meth:`discover`."""
 
@@ -124,8 +127,12 @@ class HooksAdapter:
             await sink.write(b"plugin does not serve HTTP\n")
             return 404
         started = time.perf_counter()
-        status = await servehttp_client.serve_http(self.channel, self.plugin_id, init, body, sink)
-        self.timings.observe(self.plugin_id, "ServeHTTP", time.perf_counter() - started, failed=status >= 500)
+        status = 0  # stays 0 if the HTTP client goes away (cancellation): a call, but not a failure
+        try:
+            status = await servehttp_client.serve_http(self.channel, self.plugin_id, init, body, sink,
+                                                       self.counters)
+        finally:
+            self.timings.observe(self.plugin_id, "ServeHTTP", time.perf_counter() - started, failed=status >= 500)
         return status
 
     # Typed wrappers of the hooks a host calls most; every other hook goes through invoke().

@@ -17,6 +17,7 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -24,7 +25,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mmplugin.host.adapter import HooksAdapter
+from mmplugin.host.counters import PluginCounters
 from mmplugin.host.errors import HookAppError, PluginNotFound, PluginStartError
+from mmplugin.host.metrics import HostMetrics
 from mmplugin.host.supervisor import PluginState, PluginSupervisor, SupervisorConfig
 from mmplugin.host.timing import HookTimings
 from mmplugin.manifest import Manifest, load_manifest
@@ -66,6 +69,7 @@ class Environment:
         self.config = config or SupervisorConfig()
         self.timings = timings if timings is not None else HookTimings()
         self._plugins: dict[str, _Registered] = {}
+        self._counters: dict[str, PluginCounters] = {}
         self._background: set[asyncio.Task[None]] = set()
 
     def load(self, plugin_dir: str | Path) -> Manifest:
@@ -99,6 +103,18 @@ class Environment:
         supervisor = self._get(plugin_id).supervisor
         return supervisor.state if supervisor else PluginState.STOPPED
 
+    def counters(self, plugin_id: str) -> PluginCounters:
+        """The live counters of a loaded plugin (restarts, health-check failures, ServeHTTP traffic)."""
+        self._get(plugin_id)
+        return self._counters.setdefault(plugin_id, PluginCounters())
+
+    def metrics(self) -> HostMetrics:
+        """A snapshot of every hook's timings and every loaded plugin's counters and state."""
+        return HostMetrics(
+            hooks=self.timings.snapshot(),
+            plugins={pid: dataclasses.replace(self.counters(pid)) for pid in self.plugin_ids},
+            states={pid: self.state(pid) for pid in self.plugin_ids})
+
     def is_active(self, plugin_id: str) -> bool:
         return self.state(plugin_id) is PluginState.RUNNING
 
@@ -115,7 +131,7 @@ class Environment:
             await self.deactivate(plugin_id)
         registered.api = await self.api.open(registered.manifest, registered.directory)
         supervisor = PluginSupervisor(registered.directory, registered.manifest, registered.api.target,
-                                      self.config, self.timings)
+                                      self.config, self.timings, self.counters(plugin_id))
         registered.supervisor = supervisor
         try:
             await supervisor.start()

@@ -3,7 +3,8 @@
 Request bodies stream from ASGI ``receive`` to the plugin, responses stream back chunk by chunk as
 they arrive. When the HTTP client disconnects, the plugin's stream is cancelled. Unknown plugins,
 stopped plugins and plugins without ServeHTTP get a 404 from the host itself. Paths under
-``/_mmplugin/`` go to the optional ``admin`` app.
+``/_mmplugin/`` go to the optional ``admin`` app; ``/metrics`` answers a Prometheus scrape of the
+host's metrics (:mod:`mmplugin.host.exporter`), from a registry of this front's own.
 
 Serve it with any ASGI server, e.g. ``uvicorn.run(HostFront(env, TokenAuth({...})), port=8065)``.
 """
@@ -17,10 +18,12 @@ import re
 from mmplugin.host.adapter import HooksAdapter
 from mmplugin.host.asgi import ASGIApp, Receive, Scope, Send, respond
 from mmplugin.host.environment import Environment
+from mmplugin.host.exporter import metrics_app, metrics_registry
 from mmplugin.host.routing import IncomingRequest, TokenAuth, build_request_init, split_plugin_path
 from mmplugin.proto import pb
 
 ADMIN_PREFIX = "/_mmplugin/"
+METRICS_PATH = "/metrics"
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _BAD_VALUE = re.compile(r"[\r\n\x00]")
 
@@ -28,12 +31,15 @@ logger = logging.getLogger("mmplugin.host.front")
 
 
 class HostFront:
-    """ASGI application: plugin HTTP routes, plus ``admin`` under ``/_mmplugin/``."""
+    """ASGI application: plugin HTTP routes, ``admin`` under ``/_mmplugin/``, and ``/metrics``."""
 
     def __init__(self, env: Environment, auth: TokenAuth | None = None, admin: ASGIApp | None = None) -> None:
         self.env = env
         self.auth = auth or TokenAuth()
         self.admin = admin
+        self.registry = metrics_registry(env.metrics)
+        """The ``prometheus_client`` registry ``/metrics`` serves."""
+        self._metrics = metrics_app(self.registry)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -46,6 +52,9 @@ class HostFront:
         raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         if self.admin is not None and raw_path.startswith(ADMIN_PREFIX):
             await self.admin(scope, receive, send)
+            return
+        if raw_path == METRICS_PATH:
+            await self._metrics(scope, receive, send)
             return
         routed = split_plugin_path(raw_path)
         hooks = self.env.hooks_for_plugin(routed[0]) if routed else None
@@ -163,4 +172,4 @@ async def _lifespan(receive: Receive, send: Send) -> None:
             return
 
 
-__all__ = ["ADMIN_PREFIX", "HostFront"]
+__all__ = ["ADMIN_PREFIX", "METRICS_PATH", "HostFront"]

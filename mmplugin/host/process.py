@@ -35,8 +35,9 @@ STDERR_TAIL_LINES = 20
 _HANDSHAKE_LINE_LIMIT = 64 * 1024
 
 
-def find_interpreter(plugin_dir: Path, override: str | None = None) -> str:
-    """The Python interpreter for a plugin: ``override`` if given, else the plugin's venv, else PATH.
+def find_interpreter(plugin_dir: Path, override: str | None = None, fallback: str | None = None) -> str:
+    """The Python interpreter for a plugin: ``override`` if given, else the plugin's venv, else
+    ``fallback`` if given, else PATH (SEMANTICS §1: the server's search order has no fallback).
 
     A relative ``override`` path is taken from the host's working directory, not the plugin's.
     """
@@ -46,6 +47,8 @@ def find_interpreter(plugin_dir: Path, override: str | None = None) -> str:
         candidate = plugin_dir / relative
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return str(candidate)
+    if fallback:
+        return fallback
     for name in PATH_INTERPRETERS:
         found = shutil.which(name)
         if found:
@@ -61,7 +64,8 @@ def _platform_key() -> str:
     return f"{platform.system().lower()}-{arch.get(machine, machine)}"
 
 
-def plugin_command(plugin_dir: Path, manifest: Manifest, python: str | None = None) -> list[str]:
+def plugin_command(plugin_dir: Path, manifest: Manifest, python: str | None = None,
+                   fallback_python: str | None = None) -> list[str]:
     """The argv that starts the plugin: interpreter plus ``server.executable`` (or this platform's entry)."""
     if not manifest.is_python:
         raise PluginStartError(
@@ -73,7 +77,7 @@ def plugin_command(plugin_dir: Path, manifest: Manifest, python: str | None = No
     script = (plugin_dir / executable).resolve()
     if not script.is_file():
         raise PluginStartError(f"plugin {manifest.id!r}: server.executable {executable!r} not found at {script}")
-    return [find_interpreter(plugin_dir, python), str(script)]
+    return [find_interpreter(plugin_dir, python, fallback_python), str(script)]
 
 
 def plugin_environment(api_target: str, base: Mapping[str, str] | None = None,

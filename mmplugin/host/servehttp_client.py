@@ -6,7 +6,8 @@ as on the Go host (SEMANTICS §3): the stream cannot be opened → 503; the firs
 502; a status outside 100..999 → 500; an error after the response started is only logged. Every
 chunk is handed to the sink as soon as it arrives, so a plugin's ``flush`` is always honoured.
 Cancelling the coroutine (the HTTP client went away) resets the stream, which cancels the plugin's
-handler.
+handler. Open streams and body bytes each way are counted in a
+:class:`~mmplugin.host.counters.PluginCounters` as they flow.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from grpclib.client import Channel, Stream
 from grpclib.const import Cardinality
 
 from mmplugin.hooks.table import HOOKS_BY_NAME
+from mmplugin.host.counters import PluginCounters
 from mmplugin.host.rpc import RPC_ERRORS, describe
 from mmplugin.proto import pb
 
@@ -42,17 +44,23 @@ class ResponseSink(Protocol):
 
 
 async def serve_http(channel: Channel, plugin_id: str, init: pb.ServeHttpRequestInit,
-                     body: AsyncIterable[bytes] | None, sink: ResponseSink) -> int:
+                     body: AsyncIterable[bytes] | None, sink: ResponseSink,
+                     counters: PluginCounters | None = None) -> int:
     """Run one HTTP request through the plugin's ServeHTTP; returns the status sent to the sink.
 
     ``body`` is None for a request without a body. The caller ends the HTTP response afterwards.
     """
+    counters = counters if counters is not None else PluginCounters()
     sent = _StatusSink(sink)
     try:
         async with channel.request(PATH, Cardinality.STREAM_STREAM, pb.ServeHttpRequest,
                                    pb.ServeHttpResponse) as stream:
             await stream.send_request()
-            await _exchange(stream, plugin_id, init, body, sent)
+            counters.servehttp_streams_open += 1
+            try:
+                await _exchange(stream, plugin_id, init, body, sent, counters)
+            finally:
+                counters.servehttp_streams_open -= 1
     except RPC_ERRORS as exc:
         if not sent.status:
             logger.warning("plugin %s: cannot open the ServeHTTP stream: %s", plugin_id, describe(exc))
@@ -63,10 +71,11 @@ async def serve_http(channel: Channel, plugin_id: str, init: pb.ServeHttpRequest
 
 
 async def _exchange(stream: Stream[pb.ServeHttpRequest, pb.ServeHttpResponse], plugin_id: str,
-                    init: pb.ServeHttpRequestInit, body: AsyncIterable[bytes] | None, sink: _StatusSink) -> None:
-    sender = asyncio.create_task(_send_request(stream, plugin_id, init, body))
+                    init: pb.ServeHttpRequestInit, body: AsyncIterable[bytes] | None, sink: _StatusSink,
+                    counters: PluginCounters) -> None:
+    sender = asyncio.create_task(_send_request(stream, plugin_id, init, body, counters))
     try:
-        complete = await _relay_response(stream, plugin_id, sink)
+        complete = await _relay_response(stream, plugin_id, sink, counters)
     finally:
         if not sender.done():
             sender.cancel()
@@ -82,7 +91,8 @@ async def _exchange(stream: Stream[pb.ServeHttpRequest, pb.ServeHttpResponse], p
 
 
 async def _send_request(stream: Stream[pb.ServeHttpRequest, pb.ServeHttpResponse], plugin_id: str,
-                        init: pb.ServeHttpRequestInit, body: AsyncIterable[bytes] | None) -> bool:
+                        init: pb.ServeHttpRequestInit, body: AsyncIterable[bytes] | None,
+                        counters: PluginCounters) -> bool:
     """Send init and body; False if the plugin closed the stream before taking all of it."""
     try:
         if body is None:
@@ -91,7 +101,9 @@ async def _send_request(stream: Stream[pb.ServeHttpRequest, pb.ServeHttpResponse
         await stream.send_message(pb.ServeHttpRequest(init=init))
         async for data in body:
             for offset in range(0, len(data), CHUNK_SIZE):
-                await stream.send_message(pb.ServeHttpRequest(body_chunk=data[offset:offset + CHUNK_SIZE]))
+                chunk = data[offset:offset + CHUNK_SIZE]
+                await stream.send_message(pb.ServeHttpRequest(body_chunk=chunk))
+                counters.servehttp_request_bytes += len(chunk)
         await stream.send_message(pb.ServeHttpRequest(body_complete=True), end=True)
     except RPC_ERRORS as exc:
         # The plugin may finish (and close the stream) before reading the whole body.
@@ -101,7 +113,7 @@ async def _send_request(stream: Stream[pb.ServeHttpRequest, pb.ServeHttpResponse
 
 
 async def _relay_response(stream: Stream[pb.ServeHttpRequest, pb.ServeHttpResponse], plugin_id: str,
-                          sink: ResponseSink) -> bool:
+                          sink: ResponseSink, counters: PluginCounters) -> bool:
     """Copy the response to the sink; True if the plugin completed it."""
     try:
         message = await stream.recv_message()
@@ -125,6 +137,7 @@ async def _relay_response(stream: Stream[pb.ServeHttpRequest, pb.ServeHttpRespon
     try:
         while True:
             if message.body_chunk:
+                counters.servehttp_response_bytes += len(message.body_chunk)
                 await sink.write(message.body_chunk)
             if message.body_complete:
                 return True

@@ -21,6 +21,7 @@ from pathlib import Path
 from grpclib.client import Channel
 
 from mmplugin.host.adapter import DEFAULT_HOOK_TIMEOUT, HooksAdapter
+from mmplugin.host.counters import PluginCounters
 from mmplugin.host.errors import ActivationError, HookAppError, HostError, PluginStartError
 from mmplugin.host.process import PluginProcess, describe_exit, plugin_command, plugin_environment
 from mmplugin.host.restart import RestartPolicy
@@ -49,6 +50,9 @@ class SupervisorConfig:
 
     python: str | None = None
     """Interpreter to run the plugin with instead of searching the plugin's venv and PATH."""
+    fallback_python: str | None = None
+    """Interpreter for a plugin without a venv, tried before PATH. The Mattermost server has none;
+    ``mmplugin run`` passes its own interpreter, which has mmplugin installed."""
     environment: Mapping[str, str] | None = None
     """Base environment of the plugin (default: the host's own)."""
     handshake_timeout: float = 10.0
@@ -72,13 +76,15 @@ class PluginSupervisor:
     """Runs and watches one plugin process. Create inside the event loop; ``await start()``, ``await stop()``."""
 
     def __init__(self, plugin_dir: Path, manifest: Manifest, api_target: str,
-                 config: SupervisorConfig | None = None, timings: HookTimings | None = None) -> None:
+                 config: SupervisorConfig | None = None, timings: HookTimings | None = None,
+                 counters: PluginCounters | None = None) -> None:
         self.plugin_dir = Path(plugin_dir).resolve()
         self.manifest = manifest
         self.plugin_id = manifest.id
         self.api_target = api_target
         self.config = config or SupervisorConfig()
         self.timings = timings if timings is not None else HookTimings()
+        self.counters = counters if counters is not None else PluginCounters()
         self.logger = logging.getLogger(f"mmplugin.host.plugin.{manifest.id}")
         self.state = PluginState.STOPPED
         self.hooks: HooksAdapter | None = None
@@ -141,7 +147,7 @@ class PluginSupervisor:
         self._changed = asyncio.Event()
 
     async def _launch(self) -> None:
-        argv = plugin_command(self.plugin_dir, self.manifest, self.config.python)
+        argv = plugin_command(self.plugin_dir, self.manifest, self.config.python, self.config.fallback_python)
         env = plugin_environment(self.api_target, self.config.environment)
         self._process = await PluginProcess.start(argv, self.plugin_dir, env, self.plugin_id, self.logger)
         try:
@@ -151,7 +157,7 @@ class PluginSupervisor:
             if problem:
                 raise PluginStartError(f"plugin {self.plugin_id!r}: health check failed after start: {problem}")
             adapter = HooksAdapter(self._channel, self.plugin_id, timeout=self.config.hook_timeout,
-                                   timings=self.timings)
+                                   timings=self.timings, counters=self.counters)
             await adapter.discover()
             try:
                 await adapter.on_activate()
@@ -172,8 +178,12 @@ class PluginSupervisor:
             response = await health.HealthStub(self._channel).check(
                 health.HealthCheckRequest(service="plugin"), timeout=self.config.health_timeout)
         except RPC_ERRORS as exc:
-            return describe(exc)
-        return "" if response.status == SERVING else f"status {response.status.name}"
+            problem = describe(exc)
+        else:
+            problem = "" if response.status == SERVING else f"status {response.status.name}"
+        if problem:
+            self.counters.health_check_failures += 1
+        return problem
 
     async def _supervise(self, policy: RestartPolicy) -> None:
         while True:
@@ -198,6 +208,7 @@ class PluginSupervisor:
                     self.logger.error("plugin %s: restart failed: %s", self.plugin_id, exc)
                     continue
                 self.restarts += 1
+                self.counters.restarts += 1
                 self._set(PluginState.RUNNING)
                 break
 

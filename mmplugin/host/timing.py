@@ -3,7 +3,8 @@
 A plain object the adapter feeds with :meth:`HookTimings.observe`; tests and benchmarks read it
 with :meth:`HookTimings.get` or :meth:`HookTimings.snapshot`. The shape is a Prometheus histogram
 (upper bounds, cumulative bucket counts, sum, count) keyed by ``(plugin_id, hook)``, like the Go
-server's ``plugin_hook_time`` metric, so an exporter can be added without touching callers.
+server's ``plugin_hook_time`` metric; :mod:`mmplugin.host.exporter` serves it as
+``mmplugin_hook_duration_seconds``.
 """
 
 from __future__ import annotations

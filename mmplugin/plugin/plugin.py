@@ -11,7 +11,9 @@ from typing import Any, ClassVar
 
 from mmplugin.api import AsyncPluginAPI, PluginAPI
 from mmplugin.hooks import HOOKS, HOOKS_BY_METHOD, HOOKS_BY_NAME, Hook
+from mmplugin.http import ASGIApp, ASGIHandler, HTTPHandler, NativeHandler, Request, Response, StreamingResponse
 from mmplugin.manifest import Manifest
+from mmplugin.proto import pb
 
 _UNARY = tuple(hook for hook in HOOKS if not hook.streaming)
 _METHODS = tuple(hook.method for hook in _UNARY)
@@ -81,6 +83,29 @@ class Plugin:
 
     _hook_handlers: ClassVar[dict[str, Callable[..., Any]]] = {}
 
+    async def serve_http(self, plugin_context: pb.PluginContext, request: Request) -> Response | StreamingResponse:
+        """Answer an HTTP request to ``/plugins/<id>/...`` (ServeHTTP), body streamed both ways.
+
+        Define this (``async def``) or :meth:`asgi_app`, not both. ``request.stream()`` yields the
+        body as it arrives; return a :class:`~mmplugin.http.Response` or a
+        :class:`~mmplugin.http.StreamingResponse`. See ``docs/http.md``.
+        """
+        raise NotImplementedError
+
+    def asgi_app(self) -> ASGIApp | None:
+        """Return an ASGI 3 app (Starlette, FastAPI, ...) to serve ``/plugins/<id>/...`` with.
+
+        Called once, after ``id`` and ``manifest`` are set and before the first request.
+        """
+        return None
+
+    def http_handler(self) -> HTTPHandler | None:
+        """The handler ServeHTTP is served with, or None when the plugin serves no HTTP."""
+        if type(self).serve_http is not Plugin.serve_http:
+            return NativeHandler(self.serve_http)
+        app = self.asgi_app()
+        return ASGIHandler(app) if app is not None else None
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         for name, value in vars(cls).items():
@@ -113,8 +138,9 @@ def _where(cls: type, name: str) -> str:
 def _check_attribute(cls: type, name: str, value: object) -> None:
     hook = HOOKS_BY_METHOD.get(name)
     if hook is not None:
-        # ServeHTTP is a bidirectional stream, served by mmplugin.http, not by a plain handler.
-        if not hook.streaming:
+        if hook.streaming:
+            _check_http_handler(cls, name, value)
+        else:
             _check_handler(cls, name, value, hook)
         return
     if name.startswith("_") or not (callable(value) or isinstance(value, (staticmethod, classmethod))):
@@ -143,6 +169,18 @@ def _check_handler(cls: type, name: str, value: object, hook: Hook) -> None:
         wanted = ", ".join(("self", *hook.params))
         raise TypeError(f"{_where(cls, name)} handles {hook.name} and is called as {name}({wanted}); "
                         f"its signature is {name}{signature}") from None
+
+
+def _check_http_handler(cls: type, name: str, value: object) -> None:
+    if not inspect.iscoroutinefunction(value):
+        raise TypeError(f"{_where(cls, name)} must be an async def serve_http(self, plugin_context, request)")
+    try:
+        inspect.signature(value).bind("self", "plugin_context", "request")
+    except TypeError:
+        raise TypeError(f"{_where(cls, name)} is called as serve_http(self, plugin_context, request); "
+                        f"its signature is {name}{inspect.signature(value)}") from None
+    if "asgi_app" in vars(cls):
+        raise TypeError(f"{cls.__qualname__} defines both serve_http and asgi_app; keep one")
 
 
 def _check_settings(cls: type[Plugin]) -> None:

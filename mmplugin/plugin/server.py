@@ -12,8 +12,11 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
+from grpclib.server import Stream
+
+from mmplugin.http import serve_http_stream
 from mmplugin.manifest import ManifestError, load_manifest
 from mmplugin.plugin.errors import StartupError
 from mmplugin.plugin.grpcserver import PluginServer
@@ -95,10 +98,13 @@ async def serve(plugin: Plugin, sock: socket.socket, handshake_out: TextIO,
     """Serve ``plugin`` on the bound ``sock`` until stopped; return the number of abandoned threads.
 
     Writes the handshake line to ``handshake_out`` once the server accepts connections.
-    ``streams`` mounts handlers for streaming hooks (ServeHTTP) by hook name.
+    ``streams`` mounts handlers for streaming hooks by hook name; by default ServeHTTP is served by
+    the plugin's :meth:`~mmplugin.Plugin.http_handler`.
     """
     plugin_class = type(plugin)
     plugin._loop = asyncio.get_running_loop()
+    if streams is None:
+        streams = http_streams(plugin)
     lifecycle = Lifecycle()
     executor = ThreadPoolExecutor(plugin_class.max_workers, thread_name_prefix="mmplugin-hook")
     runner = HookRunner(plugin, executor)
@@ -124,6 +130,18 @@ async def serve(plugin: Plugin, sock: socket.socket, handshake_out: TextIO,
     if "api" in vars(plugin):
         await plugin.api.close()
     return runner.busy_threads
+
+
+def http_streams(plugin: Plugin) -> dict[str, StreamHandler]:
+    """The ServeHTTP mount for ``plugin``: empty when it serves no HTTP."""
+    handler = plugin.http_handler()
+    if handler is None:
+        return {}
+
+    async def serve_http(stream: Stream[Any, Any]) -> None:
+        await serve_http_stream(stream, handler, plugin_id=plugin.id)
+
+    return {"ServeHTTP": serve_http}
 
 
 def _stop_on_signals(lifecycle: Lifecycle) -> None:
