@@ -13,8 +13,8 @@ op        arguments                           result
 ========  ==================================  ====================================================
 hook      hook, calls, warmup, concurrency    ``samples`` (s per call), ``elapsed`` (s)
 get       calls, warmup, concurrency          ``samples``, ``elapsed`` (1 KiB GETs via ServeHTTP)
-echo      size, chunk                         ``bytes``, ``elapsed``, ``first_byte``, ``peak_rss``
-download  size, chunk                         ``bytes``, ``elapsed``, ``first_byte``
+echo      size                                ``bytes``, ``elapsed``, ``first_byte``, ``peak_rss``
+download  size                                ``bytes``, ``elapsed``, ``first_byte``
 api       method, calls, warmup               ``samples``, ``elapsed`` (timed in the plugin)
 launch    (none)                              ``handshake`` (s), ``idle_rss`` (bytes)
 import    (none)                              ``seconds`` to import the plugin side in a fresh process
@@ -99,11 +99,11 @@ class HostSide(Protocol):
     def get(self) -> Call:
         """One ``GET /small`` through ServeHTTP, reading the whole 1 KiB answer."""
 
-    async def echo(self, size: int, chunk: int) -> Transfer:
-        """``POST /echo`` of ``size`` bytes sent in ``chunk``-byte pieces while reading the echo."""
+    async def echo(self, size: int) -> Transfer:
+        """``POST /echo`` of ``size`` bytes sent in 64 KiB pieces while reading the echo."""
 
-    async def download(self, size: int, chunk: int) -> Transfer:
-        """``GET /download?size=N``, the plugin answering in ``chunk``-byte pieces."""
+    async def download(self, size: int) -> Transfer:
+        """``GET /download?size=N``, the plugin answering in 64 KiB pieces."""
 
     async def api(self, method: str, calls: int, warmup: int) -> Timed:
         """Have the plugin time ``calls`` PluginAPI calls of ``method`` against this host."""
@@ -165,16 +165,16 @@ class _Driver:
     async def get(self, calls: int, warmup: int, concurrency: int) -> dict[str, Any]:
         return (await measure_calls(self.host.get(), calls, warmup, concurrency)).as_json()
 
-    async def echo(self, size: int, chunk: int) -> dict[str, Any]:
+    async def echo(self, size: int) -> dict[str, Any]:
         pid = self.host.plugin_pid
         reset_peak_rss(pid)
-        transfer = await self.host.echo(size, chunk)
+        transfer = await self.host.echo(size)
         _check_size("echo", transfer, size)
         return {"bytes": size, "elapsed": transfer.elapsed, "first_byte": transfer.first_byte,
                 "peak_rss": peak_rss_bytes(pid)}
 
-    async def download(self, size: int, chunk: int) -> dict[str, Any]:
-        transfer = await self.host.download(size, chunk)
+    async def download(self, size: int) -> dict[str, Any]:
+        transfer = await self.host.download(size)
         _check_size("download", transfer, size)
         return {"bytes": size, "elapsed": transfer.elapsed, "first_byte": transfer.first_byte}
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 PLUGIN_ID = "com.example.bench"
@@ -21,7 +22,8 @@ ECHO_PATH = "/echo"
 DOWNLOAD_PATH = "/download"
 SMALL_PATH = "/small"
 SMALL_BODY = bytes(range(256)) * 4  # the 1 KiB GET answer
-CHUNK_FILL = bytes(range(256))
+CHUNK_SIZE = 64 * 1024
+_CHUNK = bytes(range(256)) * (CHUNK_SIZE // 256)
 
 API_COMMAND = "/bench-api"
 API_METHODS = ("GetUser", "KVSet", "KVGet")
@@ -48,9 +50,10 @@ def allows(message: str, from_webhook: str) -> bool:
     return not (any(word in text for word in BLOCKED_WORDS) and from_webhook != "true")
 
 
-def chunk(size: int) -> bytes:
-    """The body chunk of ``size`` bytes sent in the transfers (built once, reused)."""
-    return (CHUNK_FILL * (size // len(CHUNK_FILL) + 1))[:size]
+def pieces(size: int) -> Iterator[bytes]:
+    """``size`` body bytes in 64 KiB pieces, as the Mattermost server chunks bodies (SEMANTICS §3)."""
+    for start in range(0, size, CHUNK_SIZE):
+        yield _CHUNK if size - start >= CHUNK_SIZE else _CHUNK[:size - start]
 
 
 def download_size(url: str) -> int:

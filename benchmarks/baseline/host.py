@@ -155,20 +155,19 @@ class GrpcioHost(HostSide):
 
         return call
 
-    async def echo(self, size: int, chunk: int) -> Transfer:
+    async def echo(self, size: int) -> Transfer:
         Request = self.http.ServeHTTPRequest
         init = self._init("POST", workload.ECHO_PATH, size)
-        piece = workload.chunk(chunk)
 
         async def requests() -> AsyncIterator[object]:
             yield Request(init=init)
-            for start in range(0, size, chunk):
-                yield Request(body_chunk=piece if size - start >= chunk else piece[:size - start])
+            for piece in workload.pieces(size):
+                yield Request(body_chunk=piece)
             yield Request(body_complete=True)
 
         return await self._exchange(requests())
 
-    async def download(self, size: int, chunk: int) -> Transfer:
+    async def download(self, size: int) -> Transfer:
         Request = self.http.ServeHTTPRequest
         message = Request(init=self._init("GET", f"{workload.DOWNLOAD_PATH}?size={size}"), body_complete=True)
 

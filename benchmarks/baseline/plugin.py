@@ -95,10 +95,9 @@ class Hooks(hooks_pb2_grpc.PluginHooksServicer):
             yield Response(body_complete=True)
         elif path == workload.DOWNLOAD_PATH:
             size = workload.download_size(url)
-            piece = workload.chunk(64 * 1024)
             yield Response(init=hooks_http_pb2.ServeHTTPResponseInit(status_code=200, headers=HEADERS))
-            for start in range(0, size, len(piece)):
-                yield Response(body_chunk=piece if size - start >= len(piece) else piece[:size - start])
+            for piece in workload.pieces(size):
+                yield Response(body_chunk=piece)
             yield Response(body_complete=True)
         elif path == workload.SMALL_PATH:
             yield Response(init=hooks_http_pb2.ServeHTTPResponseInit(status_code=200, headers=HEADERS),

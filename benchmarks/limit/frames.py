@@ -17,6 +17,8 @@ import struct
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+from workload import pieces
+
 HEADER = struct.Struct(">IBII")
 QUEUE_FRAMES = 16
 
@@ -126,9 +128,8 @@ async def serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamW
         task.add_done_callback(tasks.discard)
 
     async def download(stream: int, size: int) -> None:
-        piece = bytes(64 * 1024)
-        for start in range(0, size, len(piece)):
-            writer.write(frame(stream, Kind.CHUNK, piece if size - start >= len(piece) else piece[:size - start]))
+        for piece in pieces(size):
+            writer.write(frame(stream, Kind.CHUNK, piece))
             await writer.drain()
         writer.write(frame(stream, Kind.END))
 

@@ -125,16 +125,15 @@ class LimitHost(HostSide):
                 first_byte = time.perf_counter() - started
             received += len(payload)
 
-    async def echo(self, size: int, chunk: int) -> Transfer:
+    async def echo(self, size: int) -> Transfer:
         client = self.client
-        piece = workload.chunk(chunk)
         init = encode(pb.ServeHttpRequest(init=messages.serve_http_init("POST", workload.ECHO_PATH, size)))
         stream, queue = client.open_stream()
 
         async def send() -> None:
             await client.send(stream, Kind.ECHO, init)
-            for start in range(0, size, chunk):
-                await client.send(stream, Kind.CHUNK, piece if size - start >= chunk else piece[:size - start])
+            for piece in workload.pieces(size):
+                await client.send(stream, Kind.CHUNK, piece)
             await client.send(stream, Kind.END)
 
         started = time.perf_counter()
@@ -145,7 +144,7 @@ class LimitHost(HostSide):
             await sender
             client.close_stream(stream)
 
-    async def download(self, size: int, chunk: int) -> Transfer:
+    async def download(self, size: int) -> Transfer:
         client = self.client
         init = encode(pb.ServeHttpRequest(init=messages.serve_http_init("GET", f"{workload.DOWNLOAD_PATH}?size={size}"),
                                           body_complete=True))

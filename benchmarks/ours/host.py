@@ -133,11 +133,10 @@ class OursHost(HostSide):
         await self.hooks.serve_http(init, body, sink)
         return Transfer(sink.received, sink.first_byte, time.perf_counter() - sink.started)
 
-    async def echo(self, size: int, chunk: int) -> Transfer:
-        return await self._transfer(messages.serve_http_init("POST", workload.ECHO_PATH, size),
-                                    _pieces(size, chunk))
+    async def echo(self, size: int) -> Transfer:
+        return await self._transfer(messages.serve_http_init("POST", workload.ECHO_PATH, size), _pieces(size))
 
-    async def download(self, size: int, chunk: int) -> Transfer:
+    async def download(self, size: int) -> Transfer:
         return await self._transfer(messages.serve_http_init("GET", f"{workload.DOWNLOAD_PATH}?size={size}"), None)
 
     async def api(self, method: str, calls: int, warmup: int) -> Timed:
@@ -163,10 +162,9 @@ class OursHost(HostSide):
         return (lambda: encode(request)), (lambda: decode(pb.MessageWillBePostedRequest, data))
 
 
-async def _pieces(size: int, chunk: int) -> AsyncIterator[bytes]:
-    piece = workload.chunk(chunk)
-    for start in range(0, size, chunk):
-        yield piece if size - start >= chunk else piece[:size - start]
+async def _pieces(size: int) -> AsyncIterator[bytes]:
+    for piece in workload.pieces(size):
+        yield piece
 
 
 if __name__ == "__main__":

@@ -1,10 +1,10 @@
-"""The mmplugin stack's benchmark plugin: an ordinary ``mmplugin.Plugin`` with an HTTP handler.
+"""The mmplugin stack's benchmark plugin: an ordinary ``mmplugin.Plugin``, run by ``mmplugin.run``.
 
 - MessageWillBePosted looks at the text and one prop, then allows the post (returns None);
 - ExecuteCommand ``/bench-api METHOD CALLS WARMUP USER_ID`` times PluginAPI calls through
   ``self.api`` and answers the samples as JSON (the API workload is timed inside the plugin);
-- ServeHTTP (``mmplugin.http``): ``/echo`` streams the body back as it reads it, ``/download``
-  streams ``size`` bytes, ``/small`` answers 1 KiB.
+- ServeHTTP (``serve_http``, streamed by ``mmplugin.http``): ``/echo`` streams the body back as it
+  reads it, ``/download`` streams ``size`` bytes, ``/small`` answers 1 KiB.
 
 ``MMPLUGIN_BENCH_LOOP=uvloop`` runs it on uvloop; ``MMPLUGIN_BENCH_PROFILE=FILE`` writes a cProfile
 of the whole process to FILE when it exits.
@@ -12,7 +12,6 @@ of the whole process to FILE when it exits.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 from collections.abc import AsyncIterator
@@ -22,7 +21,7 @@ import workload
 
 import mmplugin
 from mmplugin import Plugin
-from mmplugin.http import NativeHandler, Request, Response, StreamingResponse, serve_http_stream
+from mmplugin.http import Request, Response, StreamingResponse
 from mmplugin.proto import pb
 
 
@@ -47,34 +46,20 @@ class BenchPlugin(Plugin):
         timed = await measure_calls(calls[run.method], run.calls, run.warmup, 1)
         return pb.CommandResponse(text=json.dumps(timed.as_json()))
 
-
-async def serve_http(ctx: pb.PluginContext, request: Request) -> Response | StreamingResponse:
-    if request.path == workload.ECHO_PATH:
-        return StreamingResponse(request.stream(), headers={"Content-Type": "application/octet-stream"},
-                                 flush=False)
-    if request.path == workload.DOWNLOAD_PATH:
-        size = workload.download_size(request.url)
-        return StreamingResponse(_download(size), headers={"Content-Type": "application/octet-stream"},
-                                 flush=False)
-    if request.path == workload.SMALL_PATH:
-        return Response(workload.SMALL_BODY, headers={"Content-Type": "application/octet-stream"})
-    return Response(b"not found", status=404)
+    async def serve_http(self, plugin_context: pb.PluginContext, request: Request) -> Response | StreamingResponse:
+        octets = {"Content-Type": "application/octet-stream"}
+        if request.path == workload.ECHO_PATH:
+            return StreamingResponse(request.stream(), headers=octets, flush=False)
+        if request.path == workload.DOWNLOAD_PATH:
+            return StreamingResponse(_download(workload.download_size(request.url)), headers=octets, flush=False)
+        if request.path == workload.SMALL_PATH:
+            return Response(workload.SMALL_BODY, headers=octets)
+        return Response(b"not found", status=404)
 
 
 async def _download(size: int) -> AsyncIterator[bytes]:
-    piece = workload.chunk(64 * 1024)
-    for start in range(0, size, len(piece)):
-        yield piece[:size - start] if size - start < len(piece) else piece
-
-
-def _run() -> None:
-    # mmplugin.run does not take an HTTP handler yet: mount ServeHTTP on the server it starts.
-    import mmplugin.plugin.server as server
-
-    handler = NativeHandler(serve_http)
-    server.serve = functools.partial(server.serve, streams={
-        "ServeHTTP": lambda stream: serve_http_stream(stream, handler, plugin_id=workload.PLUGIN_ID)})
-    mmplugin.run(BenchPlugin)
+    for piece in workload.pieces(size):
+        yield piece
 
 
 def _main() -> None:
@@ -86,13 +71,13 @@ def _main() -> None:
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     profile_path = os.environ.get("MMPLUGIN_BENCH_PROFILE")
     if not profile_path:
-        _run()
+        mmplugin.run(BenchPlugin)
     import cProfile
 
     profiler = cProfile.Profile()
     profiler.enable()
     try:
-        _run()
+        mmplugin.run(BenchPlugin)
     finally:
         profiler.disable()
         profiler.dump_stats(profile_path)

@@ -178,7 +178,6 @@ class Profile:
     hook_warmup: int = 100
     hook_concurrency: tuple[int, ...] = (1, 16, 64)
     transfer_bytes: int = 64 * MIB
-    chunk_bytes: int = 64 * KIB
     get_calls: int = 500
     get_warmup: int = 50
     get_concurrency: tuple[int, ...] = (1, 16)
@@ -216,10 +215,10 @@ def cases(profile: Profile) -> list[Case]:
                                "concurrency": concurrency},
                               (*LATENCY, "calls_per_s"), _latency("calls_per_s"), distribution=True))
     size = size_label(p.transfer_bytes)
-    found.append(Case("serve_http", f"echo {size}", {"op": "echo", "size": p.transfer_bytes, "chunk": p.chunk_bytes},
+    found.append(Case("serve_http", f"echo {size}", {"op": "echo", "size": p.transfer_bytes},
                       ("mb_per_s", "ttfb_ms", "peak_rss_mib"), _transfer))
     found.append(Case("serve_http", f"download {size}",
-                      {"op": "download", "size": p.transfer_bytes, "chunk": p.chunk_bytes},
+                      {"op": "download", "size": p.transfer_bytes},
                       ("mb_per_s", "ttfb_ms"), _transfer))
     for concurrency in p.get_concurrency:
         found.append(Case("serve_http", f"GET 1 KiB c={concurrency}",
