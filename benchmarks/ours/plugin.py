@@ -6,8 +6,8 @@
 - ServeHTTP (``serve_http``, streamed by ``mmplugin.http``): ``/echo`` streams the body back as it
   reads it, ``/download`` streams ``size`` bytes, ``/small`` answers 1 KiB.
 
-``MMPLUGIN_BENCH_LOOP=uvloop`` runs it on uvloop; ``MMPLUGIN_BENCH_PROFILE=FILE`` writes a cProfile
-of the whole process to FILE when it exits.
+``MMPLUGIN_BENCH_LOOP=uvloop`` runs it on uvloop. With ``MMPLUGIN_BENCH_PROFILE=FILE``, SIGUSR1
+starts a cProfile of the process and SIGUSR2 writes it to FILE (``benchmarks/profile_hook.py``).
 """
 
 from __future__ import annotations
@@ -62,26 +62,23 @@ async def _download(size: int) -> AsyncIterator[bytes]:
         yield piece
 
 
-def _main() -> None:
+def _profile_on_signals(path: str) -> None:
+    """SIGUSR1 starts a cProfile of this process, SIGUSR2 stops it and writes it to ``path``."""
+    import cProfile
+    import signal
+
+    profiler = cProfile.Profile()
+    signal.signal(signal.SIGUSR1, lambda *_: profiler.enable())
+    signal.signal(signal.SIGUSR2, lambda *_: (profiler.disable(), profiler.dump_stats(path)))
+
+
+if __name__ == "__main__":
     if os.environ.get("MMPLUGIN_BENCH_LOOP") == "uvloop":
         import asyncio
 
         import uvloop
 
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    profile_path = os.environ.get("MMPLUGIN_BENCH_PROFILE")
-    if not profile_path:
-        mmplugin.run(BenchPlugin)
-    import cProfile
-
-    profiler = cProfile.Profile()
-    profiler.enable()
-    try:
-        mmplugin.run(BenchPlugin)
-    finally:
-        profiler.disable()
-        profiler.dump_stats(profile_path)
-
-
-if __name__ == "__main__":
-    _main()
+    if os.environ.get("MMPLUGIN_BENCH_PROFILE"):
+        _profile_on_signals(os.environ["MMPLUGIN_BENCH_PROFILE"])
+    mmplugin.run(BenchPlugin)
