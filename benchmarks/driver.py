@@ -123,7 +123,8 @@ async def launch_plugin(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) 
     """
     started = time.perf_counter()
     proc = await asyncio.create_subprocess_exec(*argv, cwd=str(cwd), env=dict(env),
-                                                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE)
+                                                stdin=asyncio.subprocess.DEVNULL,
+                                                stdout=asyncio.subprocess.PIPE)
     assert proc.stdout is not None
     try:
         line = await asyncio.wait_for(proc.stdout.readline(), HANDSHAKE_TIMEOUT)
@@ -211,7 +212,8 @@ class _Driver:
     async def run(self, command: Mapping[str, Any]) -> dict[str, Any]:
         op = command.get("op")
         handler = {"hook": self.hook, "get": self.get, "echo": self.echo, "download": self.download,
-                   "api": self.api, "launch": self.launch, "import": self.import_, "codec": self.codec}.get(str(op))
+                   "api": self.api, "launch": self.launch, "import": self.import_,
+                   "codec": self.codec}.get(str(op))
         if handler is None:
             raise ValueError(f"unknown driver command {op!r}")
         args = {key: value for key, value in command.items() if key != "op"}

@@ -29,7 +29,7 @@ class Timed:
 
 async def _run(call: Call, calls: int, concurrency: int) -> Timed:
     if calls < 1 or concurrency < 1:
-        raise ValueError(f"need at least one call and one worker, got {calls} calls at concurrency {concurrency}")
+        raise ValueError(f"need at least one call and one worker, got {calls} calls at {concurrency}")
     workers = min(concurrency, calls)
     shares = [calls // workers + (1 if i < calls % workers else 0) for i in range(workers)]
     samples: list[float] = []

@@ -22,10 +22,8 @@ from pathlib import Path
 from measure import measure_calls
 
 
-async def profile(calls: int, out: str, loop: str) -> tuple[Path, Path]:
-    plugin_profile = Path(f"{out}-plugin.prof")
-    host_profile = Path(f"{out}-host.prof")
-    plugin_profile.unlink(missing_ok=True)
+async def profile(calls: int, plugin_profile: Path, host_profile: Path, loop: str) -> None:
+    """Profile ``calls`` hook calls; the plugin writes ``plugin_profile`` on SIGUSR2, before it is stopped."""
     os.environ["MMPLUGIN_BENCH_PROFILE"] = str(plugin_profile)
     from ours.host import OursHost
 
@@ -41,21 +39,17 @@ async def profile(calls: int, out: str, loop: str) -> tuple[Path, Path]:
         profiler.disable()
         os.kill(host.plugin_pid, signal.SIGUSR2)
         profiler.dump_stats(host_profile)
-        for _ in range(100):
-            if plugin_profile.exists():
-                break
-            await asyncio.sleep(0.05)
     finally:
         await host.close()
-    print(f"{calls} calls in {timed.elapsed:.2f} s under the profilers ({timed.elapsed / calls * 1e6:.0f} µs each)")
-    return plugin_profile, host_profile
+    each = timed.elapsed / calls * 1e6
+    print(f"{calls} calls in {timed.elapsed:.2f} s under the profilers ({each:.0f} µs each)")
 
 
 GROUPS = (  # (label, test on "file:function"), first match wins
     ("waiting in epoll (idle)", lambda where: "method 'poll' of 'select.epoll'" in where),
     ("socket syscalls", lambda where: "of '_socket.socket' objects" in where),
-    ("codec (mmplugin.wire, betterproto2)", lambda where: "mmplugin.wire" in where or "/mmplugin/wire/" in where
-     or "/betterproto2/" in where),
+    ("codec (mmplugin.wire, betterproto2)",
+     lambda where: "mmplugin.wire" in where or "/mmplugin/wire/" in where or "/betterproto2/" in where),
     ("h2 + hpack", lambda where: "/h2/" in where or "/hpack/" in where or "/hyperframe/" in where),
     ("grpclib", lambda where: "/grpclib/" in where),
     ("mmplugin runtime / host", lambda where: "/mmplugin/" in where),
@@ -85,7 +79,11 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args()
     started = time.perf_counter()
-    for path in asyncio.run(profile(args.calls, args.out, args.loop)):
+    paths = Path(f"{args.out}-plugin.prof"), Path(f"{args.out}-host.prof")
+    for path in paths:
+        path.unlink(missing_ok=True)
+    asyncio.run(profile(args.calls, *paths, args.loop))
+    for path in paths:
         print(f"\n===== {path} (by own time)")
         pstats.Stats(str(path)).sort_stats("tottime").print_stats(args.top)
         print(f"===== {path}: own time by group (cProfile inflates Python code against syscalls)")

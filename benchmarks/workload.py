@@ -25,6 +25,8 @@ SMALL_BODY = bytes(range(256)) * 4  # the 1 KiB GET answer
 CHUNK_SIZE = 64 * 1024
 _CHUNK = bytes(range(256)) * (CHUNK_SIZE // 256)
 
+IMPLEMENTED = ("MessageWillBePosted", "ExecuteCommand", "ServeHTTP")
+
 API_COMMAND = "/bench-api"
 API_METHODS = ("GetUser", "KVSet", "KVGet")
 KV_KEY = "user_prefs_" + "u7" * 13

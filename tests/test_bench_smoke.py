@@ -1,7 +1,7 @@
 """The benchmark suite end to end at tiny sizes: real drivers, real plugin processes, every stack.
 
 No timing is asserted: the run must finish, and its report must match the schema, name every
-workload × stack with all figures and their ratios, and come with the markdown table and the plot.
+workload and stack with all figures and their ratios, and come with the markdown table and the plot.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from mmplugin.wire import handshake as hs
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
-TINY = Profile("tiny", repetitions=2, hook_calls=12, hook_warmup=4, hook_concurrency=(1, 4), transfer_bytes=256 * 1024,
-               get_calls=6, get_warmup=2, api_calls=8, api_warmup=2, codec_seconds=0.01,
-               command_timeout=60.0)
+TINY = Profile("tiny", repetitions=2, hook_calls=12, hook_warmup=4, hook_concurrency=(1, 4),
+               transfer_bytes=256 * 1024, get_calls=6, get_warmup=2, api_calls=8, api_warmup=2,
+               codec_seconds=0.01, command_timeout=60.0)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,8 @@ def test_every_workload_runs_on_every_stack_with_ratios(output: BenchOutput) -> 
             assert {f["case"] for f in result["figures"]} == case_names
             for figure in result["figures"]:
                 assert len(figure["values"]) == TINY.repetitions
-                assert figure["median"] is not None and figure["median"] > 0, (name, figure)
+                assert figure["median"] is not None, (name, figure)
+                assert figure["median"] > 0, (name, figure)
                 assert figure["ratio_vs_baseline"] is not None
                 if stacks[name].role == BASELINE:
                     assert figure["ratio_vs_baseline"] == pytest.approx(1.0)
@@ -73,10 +74,12 @@ def test_every_workload_runs_on_every_stack_with_ratios(output: BenchOutput) -> 
 
 
 def test_latency_distributions_are_kept(output: BenchOutput) -> None:
-    hooks = next(r for r in output.report["results"] if r["workload"] == "hook_latency" and r["stack"] == "mmplugin")
+    hooks = next(r for r in output.report["results"]
+                 if r["workload"] == "hook_latency" and r["stack"] == "mmplugin")
     distribution = next(d for d in hooks["distributions"] if d["case"] == "MessageWillBePosted c=1")
     assert distribution["percentiles"] == sorted(distribution["percentiles"])
-    p50 = next(f for f in hooks["figures"] if f["case"] == "MessageWillBePosted c=1" and f["metric"] == "p50_us")
+    p50 = next(f for f in hooks["figures"]
+               if f["case"] == "MessageWillBePosted c=1" and f["metric"] == "p50_us")
     assert p50["min"] <= p50["median"] <= p50["max"]
 
 
@@ -86,7 +89,8 @@ def test_markdown_and_plot_are_written(output: BenchOutput) -> None:
         assert f"## {workload['title']}" in text
     for stack in output.report["stacks"]:
         assert f"**{stack['name']}**" in text
-    assert "mmplugin / grpcio" in text and "mmplugin / limit" in text
+    assert "mmplugin / grpcio" in text
+    assert "mmplugin / limit" in text
     assert output.plot_path is not None
     assert output.plot_path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     assert output.json_path.is_file()
@@ -122,6 +126,7 @@ def test_benchmark_plugins_spell_the_process_contract_like_mmplugin() -> None:
         import workload
     finally:
         sys.path.remove(str(BENCHMARKS))
-    assert (workload.MAGIC_COOKIE_KEY, workload.MAGIC_COOKIE_VALUE) == (hs.MAGIC_COOKIE_KEY, hs.MAGIC_COOKIE_VALUE)
+    assert workload.MAGIC_COOKIE_KEY == hs.MAGIC_COOKIE_KEY
+    assert workload.MAGIC_COOKIE_VALUE == hs.MAGIC_COOKIE_VALUE
     assert workload.API_TARGET_ENV == hs.API_TARGET_ENV
     assert hs.Handshake.parse(workload.handshake_line(4242)) == hs.Handshake("127.0.0.1", 4242)

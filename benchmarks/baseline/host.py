@@ -93,7 +93,8 @@ class GrpcioHost(HostSide):
         self._user_id = user.id
         self.request_class = hooks_message_pb2.MessageWillBePostedRequest
         self.request = self.request_class.FromString(encode(messages.message_will_be_posted_request()))
-        users = {user.id: api_user_team_pb2.GetUserResponse.FromString(encode(messages.get_user_response())).user}
+        google_user = api_user_team_pb2.GetUserResponse.FromString(encode(messages.get_user_response())).user
+        users = {user.id: google_user}
         self._server = grpc.aio.server()
         api_pb2_grpc.add_PluginAPIServicer_to_server(
             api_servicer(api_pb2_grpc, api_user_team_pb2, api_kv_config_pb2, users), self._server)
@@ -126,7 +127,8 @@ class GrpcioHost(HostSide):
         return lambda: stub.MessageWillBePosted(request, timeout=30)
 
     def _init(self, method: str, url: str, content_length: int = -1):
-        return self.http.ServeHTTPRequestInit.FromString(encode(messages.serve_http_init(method, url, content_length)))
+        ours = messages.serve_http_init(method, url, content_length)
+        return self.http.ServeHTTPRequestInit.FromString(encode(ours))
 
     async def _exchange(self, requests: AsyncIterator[object]) -> Transfer:
         started = time.perf_counter()

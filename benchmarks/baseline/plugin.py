@@ -39,7 +39,7 @@ class Hooks(hooks_pb2_grpc.PluginHooksServicer):
         self._api: api_pb2_grpc.PluginAPIStub | None = None
 
     async def Implemented(self, request, context):
-        return hooks_lifecycle_pb2.ImplementedResponse(hooks=["MessageWillBePosted", "ExecuteCommand", "ServeHTTP"])
+        return hooks_lifecycle_pb2.ImplementedResponse(hooks=workload.IMPLEMENTED)
 
     async def MessageWillBePosted(self, request, context):
         post = request.post
@@ -53,7 +53,8 @@ class Hooks(hooks_pb2_grpc.PluginHooksServicer):
 
         run = workload.ApiRun.parse(request.args.command)
         if self._api is None:
-            self._api = api_pb2_grpc.PluginAPIStub(grpc.aio.insecure_channel(os.environ[workload.API_TARGET_ENV]))
+            channel = grpc.aio.insecure_channel(os.environ[workload.API_TARGET_ENV])
+            self._api = api_pb2_grpc.PluginAPIStub(channel)
         api = self._api
         get_user = api_user_team_pb2.GetUserRequest(user_id=run.user_id)
         kv_set = api_kv_config_pb2.KVSetRequest(key=workload.KV_KEY, value=workload.KV_VALUE)

@@ -33,7 +33,7 @@ def _hook_replies() -> list[bytes]:
     get_answer = (encode(pb.ServeHttpResponse(init=pb.ServeHttpResponseInit(
         status_code=200, headers=[pb.HttpHeader(key="Content-Type", values=["application/octet-stream"])])))
         + encode(pb.ServeHttpResponse(body_chunk=workload.SMALL_BODY, body_complete=True)))
-    implemented = encode(pb.ImplementedResponse(hooks=["MessageWillBePosted", "ExecuteCommand", "ServeHTTP"]))
+    implemented = encode(pb.ImplementedResponse(hooks=list(workload.IMPLEMENTED)))
     return [encode(pb.MessageWillBePostedResponse()), implemented, get_answer]
 
 
@@ -60,8 +60,8 @@ class LimitHost(HostSide):
         self._user_id = messages.get_user_response().user.id
         self._requests = {"MessageWillBePosted": encode(messages.message_will_be_posted_request()),
                           "Implemented": encode(pb.ImplementedRequest())}
-        self._get_request = encode(pb.ServeHttpRequest(init=messages.serve_http_init("GET", workload.SMALL_PATH),
-                                                       body_complete=True))
+        get_init = messages.serve_http_init("GET", workload.SMALL_PATH)
+        self._get_request = encode(pb.ServeHttpRequest(init=get_init, body_complete=True))
         self._get_answer_size = len(_hook_replies()[HOOK_REPLIES.index("GET")])
 
     @property
@@ -146,8 +146,8 @@ class LimitHost(HostSide):
 
     async def download(self, size: int) -> Transfer:
         client = self.client
-        init = encode(pb.ServeHttpRequest(init=messages.serve_http_init("GET", f"{workload.DOWNLOAD_PATH}?size={size}"),
-                                          body_complete=True))
+        url = f"{workload.DOWNLOAD_PATH}?size={size}"
+        init = encode(pb.ServeHttpRequest(init=messages.serve_http_init("GET", url), body_complete=True))
         stream, queue = client.open_stream()
         started = time.perf_counter()
         await client.send(stream, Kind.DOWNLOAD, init, arg=size)

@@ -28,7 +28,8 @@ class ApiRunner:
         if self._client is None:
             self._client = await FrameClient.connect(os.environ[workload.API_TARGET_ENV])
         client, request, index = self._client, bytes.fromhex(order["request"]), order["index"]
-        timed = await measure_calls(lambda: client.call(Kind.CALL, request, index), order["calls"], order["warmup"], 1)
+        timed = await measure_calls(lambda: client.call(Kind.CALL, request, index),
+                                    order["calls"], order["warmup"], 1)
         return json.dumps(timed.as_json()).encode()
 
 

@@ -137,7 +137,8 @@ class OursHost(HostSide):
         return await self._transfer(messages.serve_http_init("POST", workload.ECHO_PATH, size), _pieces(size))
 
     async def download(self, size: int) -> Transfer:
-        return await self._transfer(messages.serve_http_init("GET", f"{workload.DOWNLOAD_PATH}?size={size}"), None)
+        url = f"{workload.DOWNLOAD_PATH}?size={size}"
+        return await self._transfer(messages.serve_http_init("GET", url), None)
 
     async def api(self, method: str, calls: int, warmup: int) -> Timed:
         run = workload.ApiRun(method, calls, warmup, self._user_id)
@@ -149,9 +150,10 @@ class OursHost(HostSide):
 
     async def launch(self) -> Launched:
         assert self._environment is not None
-        argv = plugin_command(self._plugin_dir, self._environment.manifest(workload.PLUGIN_ID), sys.executable)
+        manifest = self._environment.manifest(workload.PLUGIN_ID)
+        argv = plugin_command(self._plugin_dir, manifest, sys.executable)
         started = time.perf_counter()
-        process = await PluginProcess.start(argv, self._plugin_dir, self.plugin_environment(), workload.PLUGIN_ID,
+        process = await PluginProcess.start(argv, self._plugin_dir, self.plugin_environment(), manifest.id,
                                             logging.getLogger("bench.launch"))
         await process.read_handshake(60.0)
         return Launched(process.pid, time.perf_counter() - started, process.stop)

@@ -33,7 +33,8 @@ class BenchPlugin(Plugin):
         if not workload.allows(post.message, prop.string_value if prop else ""):
             raise AssertionError("the benchmark post is always allowed")
 
-    async def execute_command(self, plugin_context: pb.PluginContext, args: pb.CommandArgs) -> pb.CommandResponse:
+    async def execute_command(self, plugin_context: pb.PluginContext,
+                              args: pb.CommandArgs) -> pb.CommandResponse:
         from measure import measure_calls
 
         run = workload.ApiRun.parse(args.command)
@@ -46,12 +47,14 @@ class BenchPlugin(Plugin):
         timed = await measure_calls(calls[run.method], run.calls, run.warmup, 1)
         return pb.CommandResponse(text=json.dumps(timed.as_json()))
 
-    async def serve_http(self, plugin_context: pb.PluginContext, request: Request) -> Response | StreamingResponse:
+    async def serve_http(self, plugin_context: pb.PluginContext,
+                         request: Request) -> Response | StreamingResponse:
         octets = {"Content-Type": "application/octet-stream"}
         if request.path == workload.ECHO_PATH:
             return StreamingResponse(request.stream(), headers=octets, flush=False)
         if request.path == workload.DOWNLOAD_PATH:
-            return StreamingResponse(_download(workload.download_size(request.url)), headers=octets, flush=False)
+            size = workload.download_size(request.url)
+            return StreamingResponse(_download(size), headers=octets, flush=False)
         if request.path == workload.SMALL_PATH:
             return Response(workload.SMALL_BODY, headers=octets)
         return Response(b"not found", status=404)

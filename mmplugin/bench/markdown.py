@@ -55,10 +55,10 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         f"# mmplugin benchmark ({report['mode']} run, {report['created']}, {report['duration_s']:.0f} s)",
         "",
         *_machine(report),
-        f"- Each figure is the median of {profile['repetitions']} repetitions, ± the spread (max - min) / median; "
-        "the stacks take turns within every repetition. Ratios divide a stack's median by the "
-        f"{baseline or 'baseline'} (upstream's stack) or the {limit or 'limit'} median: for µs, ms and MiB "
-        "lower is better, for rates higher is better.",
+        f"- Each figure is the median of {profile['repetitions']} repetitions, ± the spread "
+        "(max - min) / median; the stacks take turns within every repetition. Ratios divide a stack's "
+        f"median by the {baseline or 'baseline'} (upstream's stack) or the {limit or 'limit'} median: "
+        "for µs, ms and MiB lower is better, for rates higher is better.",
         "",
         "Stacks:",
         "",

@@ -41,8 +41,8 @@ STACKS = (
     Stack("mmplugin", OURS, "mmplugin: grpclib + betterproto2 messages with mmplugin's codec, asyncio loop; "
           "host = mmplugin.host (Environment, HooksAdapter, in-memory API)", "ours/host.py"),
     Stack("mmplugin-uvloop", OURS, "the same on uvloop, host and plugin", "ours/host.py", loop="uvloop"),
-    Stack("grpcio", BASELINE, "upstream's stack: grpcio aio server and client, Google protobuf (upb) messages "
-          "compiled from the same protos/", "baseline/host.py"),
+    Stack("grpcio", BASELINE, "upstream's stack: grpcio aio server and client, Google protobuf (upb) "
+          "messages compiled from the same protos/", "baseline/host.py"),
     Stack("limit", LIMIT, "plain asyncio over the same loopback TCP: the same payload bytes and chunking in "
           "length-prefixed frames, no HTTP/2, no codec", "limit/host.py"),
 )
@@ -107,8 +107,9 @@ WORKLOADS = (
              "PluginContext) to a handler that inspects and allows it; Implemented as the minimal call. "
              "Latency per call and calls/s at each concurrency, warm-up excluded."),
     Workload("serve_http", "ServeHTTP throughput",
-             "A POST streamed in 64 KiB chunks to a handler that echoes it as it reads (MB/s of the body, time "
-             "to the first echoed byte, peak RSS of the plugin during it); a streamed download; 1 KiB GETs."),
+             "A POST streamed in 64 KiB chunks to a handler that echoes it as it reads (MB/s of the body, "
+             "time to the first echoed byte, peak RSS of the plugin during it); a streamed download; "
+             "1 KiB GETs."),
     Workload("api_calls", "API calls (plugin → host)",
              "GetUser (a full user), KVSet and KVGet (≈300-byte value) made one at a time by the plugin "
              "process against its host's PluginAPI server, timed inside the plugin."),
@@ -116,7 +117,8 @@ WORKLOADS = (
              "Process launch to handshake line (as a host sees it), import time of the plugin-side packages "
              "in a fresh interpreter, and RSS of a freshly started, idle plugin process."),
     Workload("codec", "Codec",
-             "Encode and decode of the realistic MessageWillBePosted request, in one process.", transport=False),
+             "Encode and decode of the realistic MessageWillBePosted request, in one process.",
+             transport=False),
 )
 WORKLOADS_BY_NAME = {workload.name: workload for workload in WORKLOADS}
 
@@ -188,12 +190,13 @@ class Profile:
     """Seconds any one driver command may take before the run is abandoned."""
 
     def as_json(self) -> dict[str, Any]:
-        return {name: list(value) if isinstance(value, tuple) else value for name, value in vars(self).items()}
+        return {name: list(value) if isinstance(value, tuple) else value
+                for name, value in vars(self).items()}
 
 
 FULL = Profile("full")
-QUICK = Profile("quick", hook_calls=100, hook_warmup=20, transfer_bytes=16 * MIB, get_calls=100, get_warmup=10,
-                api_calls=100, api_warmup=20, codec_seconds=0.1, command_timeout=120.0)
+QUICK = Profile("quick", hook_calls=100, hook_warmup=20, transfer_bytes=16 * MIB, get_calls=100,
+                get_warmup=10, api_calls=100, api_warmup=20, codec_seconds=0.1, command_timeout=120.0)
 
 
 def size_label(size: int) -> str:
@@ -222,12 +225,15 @@ def cases(profile: Profile) -> list[Case]:
                       ("mb_per_s", "ttfb_ms"), _transfer))
     for concurrency in p.get_concurrency:
         found.append(Case("serve_http", f"GET 1 KiB c={concurrency}",
-                          {"op": "get", "calls": p.get_calls, "warmup": p.get_warmup, "concurrency": concurrency},
-                          ("requests_per_s", "p50_us", "p99_us"), _latency("requests_per_s"), distribution=True))
+                          {"op": "get", "calls": p.get_calls, "warmup": p.get_warmup,
+                           "concurrency": concurrency},
+                          ("requests_per_s", "p50_us", "p99_us"), _latency("requests_per_s"),
+                          distribution=True))
     for method in ("GetUser", "KVSet", "KVGet"):
         found.append(Case("api_calls", method,
                           {"op": "api", "method": method, "calls": p.api_calls, "warmup": p.api_warmup},
-                          ("calls_per_s", "p50_us", "p99_us", "mean_us"), _latency("calls_per_s"), distribution=True))
+                          ("calls_per_s", "p50_us", "p99_us", "mean_us"), _latency("calls_per_s"),
+                          distribution=True))
     found.append(Case("cold_start", "launch", {"op": "launch"}, ("handshake_ms", "idle_rss_mib"), _launch))
     found.append(Case("cold_start", "import", {"op": "import"}, ("import_ms",), _import))
     found.append(Case("codec", "MessageWillBePostedRequest", {"op": "codec", "seconds": p.codec_seconds},

@@ -34,7 +34,8 @@ def _cdf(ax: Axes, report: Mapping[str, Any], workload: str, case: str, colors: 
     for result in _results(report, workload):
         for distribution in result["distributions"]:
             if distribution["case"] == case:
-                ax.plot(distribution["percentiles"], range(101), label=result["stack"], color=colors[result["stack"]])
+                ax.plot(distribution["percentiles"], range(101), label=result["stack"],
+                        color=colors[result["stack"]])
     ax.set_xscale("log")
     ax.set_title(f"{case}: latency distribution", fontsize=9)
     ax.set_xlabel("µs (log)")
@@ -75,7 +76,8 @@ def plot_report(report: Mapping[str, Any], path: Path) -> None:
     if hook_cases:
         _cdf(axes[0][0], report, "hook_latency", hook_cases[0], colors)
         _cdf(axes[0][1], report, "hook_latency", hook_cases[-1], colors)
-        _bars(axes[1][0], report, "hook_latency", "calls_per_s", hook_cases, colors, "MessageWillBePosted calls/s")
+        _bars(axes[1][0], report, "hook_latency", "calls_per_s", hook_cases, colors,
+              "MessageWillBePosted calls/s")
     if api_cases:
         _cdf(axes[0][2], report, "api_calls", api_cases[0], colors)
     transfers = [case for case in http_cases if not case.startswith("GET")]

@@ -73,8 +73,9 @@ def build_report(*, profile: Profile, stacks: Sequence[Stack], cases: Sequence[C
         its_cases = [case for case in cases if case.workload == workload.name]
         if not its_cases or not ran:
             continue
-        workloads.append({"name": workload.name, "title": workload.title, "description": workload.description,
-                          "stacks": [stack.name for stack in ran], "cases": [case.name for case in its_cases]})
+        workloads.append({"name": workload.name, "title": workload.title,
+                          "description": workload.description, "stacks": [stack.name for stack in ran],
+                          "cases": [case.name for case in its_cases]})
         for stack in ran:
             figures, distributions = [], []
             for case in its_cases:
@@ -90,7 +91,8 @@ def build_report(*, profile: Profile, stacks: Sequence[Stack], cases: Sequence[C
     return {
         "schema": SCHEMA_NAME, "mode": profile.name, "created": created, "duration_s": duration_s,
         "machine": dict(machine), "profile": profile.as_json(),
-        "stacks": [{"name": s.name, "role": s.role, "description": s.description, "loop": s.loop} for s in stacks],
+        "stacks": [{"name": s.name, "role": s.role, "description": s.description, "loop": s.loop}
+                   for s in stacks],
         "workloads": workloads, "results": results, "notes": list(notes),
     }
 
@@ -125,7 +127,7 @@ def _completeness_problems(report: Mapping[str, Any]) -> list[str]:
             problems.append(f"two results for workload {key[0]!r} on stack {key[1]!r}")
         by_key[key] = result
         if roles.get(result["stack"]) != result["role"]:
-            problems.append(f"result {key}: role {result['role']!r} is not the role of stack {result['stack']!r}")
+            problems.append(f"result {key}: role {result['role']!r} is not the role of that stack")
     for workload in report["workloads"]:
         for stack in workload["stacks"]:
             result = by_key.get((workload["name"], stack))

@@ -40,15 +40,16 @@ def benchmarks_dir() -> Path:
     """The repository's benchmarks/ folder (drivers and plugins live there, not in the package)."""
     folder = Path(mmplugin.__file__).resolve().parent.parent / "benchmarks"
     if not (folder / "driver.py").is_file():
-        raise BenchError(f"benchmark drivers not found at {folder}: run `mmplugin bench` from a source checkout "
-                         "(pip install -e '.[bench]'), the benchmarks/ folder is not part of the wheel")
+        raise BenchError(f"benchmark drivers not found at {folder}: run `mmplugin bench` from a source "
+                         "checkout (pip install -e '.[bench]'); the benchmarks/ folder is not in the wheel")
     return folder
 
 
 class DriverProcess:
     """One stack's driver: JSON commands in on stdin, JSON answers out on stdout, its log in a file."""
 
-    def __init__(self, stack: Stack, process: asyncio.subprocess.Process, log_path: Path, log: IO[bytes]) -> None:
+    def __init__(self, stack: Stack, process: asyncio.subprocess.Process, log_path: Path,
+                 log: IO[bytes]) -> None:
         self.stack = stack
         self._process = process
         self.log_path = log_path
@@ -81,7 +82,8 @@ class DriverProcess:
             raise BenchError(f"{self.stack.name}: driver exited during {what} (driver log: {self.log_path})")
         answer: dict[str, Any] = json.loads(line)
         if not answer.get("ok"):
-            raise BenchError(f"{self.stack.name}: {what} failed: {answer.get('error')} (driver log: {self.log_path})")
+            raise BenchError(f"{self.stack.name}: {what} failed: {answer.get('error')} "
+                             f"(driver log: {self.log_path})")
         result: dict[str, Any] = answer["result"]
         return result
 
@@ -122,7 +124,7 @@ async def _measure(profile: Profile, stacks: Sequence[Stack], log_dir: Path,
         progress(f"starting {', '.join(stack.name for stack in stacks)}")
         launched = await asyncio.gather(*(DriverProcess.start(stack, bench_dir, log_dir / f"{stack.name}.log")
                                           for stack in stacks), return_exceptions=True)
-        drivers.update((driver.stack.name, driver) for driver in launched if isinstance(driver, DriverProcess))
+        drivers.update((d.stack.name, d) for d in launched if isinstance(d, DriverProcess))
         for failure in launched:
             if isinstance(failure, BaseException):
                 raise failure
