@@ -30,6 +30,7 @@ import importlib
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -228,6 +229,10 @@ def _check_size(what: str, transfer: Transfer, size: int) -> None:
 
 async def _serve(host: HostSide, out: IO[str]) -> None:
     loop = asyncio.get_running_loop()
+    # SIGTERM (the runner gave up on us) cancels whatever runs; the plugin is still stopped below.
+    task = asyncio.current_task()
+    assert task is not None
+    loop.add_signal_handler(signal.SIGTERM, task.cancel)
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
 
@@ -266,7 +271,11 @@ def main(make_host: Callable[[str], HostSide], loops: Sequence[str] = ("asyncio"
     out = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)
     host = make_host(loop_name)
-    if loop_name == "uvloop":
-        importlib.import_module("uvloop").run(_serve(host, out))
-    else:
-        asyncio.run(_serve(host, out))
+    try:
+        if loop_name == "uvloop":
+            importlib.import_module("uvloop").run(_serve(host, out))
+        else:
+            asyncio.run(_serve(host, out))
+    except asyncio.CancelledError:
+        print("driver: stopped by SIGTERM", file=sys.stderr)
+        sys.exit(1)

@@ -26,8 +26,8 @@ from mmplugin.bench.report import build_report, validate_report
 
 #: Seconds a driver gets to compile, launch its plugin and report ready.
 START_TIMEOUT = 120.0
-#: Seconds a driver gets to stop its plugin and exit after its stdin closes.
-STOP_TIMEOUT = 30.0
+#: Seconds a driver gets to stop its plugin and exit after its stdin closes, then after SIGTERM.
+STOP_TIMEOUT = 15.0
 #: Largest answer line a driver may send (latency samples of one repetition).
 ANSWER_LIMIT = 64 * 1024 * 1024
 
@@ -94,14 +94,17 @@ class DriverProcess:
         return await self._answer(f"command {json.dumps(command)}", timeout)
 
     async def close(self) -> None:
-        """Close the driver's stdin (it stops its plugin and exits); kill it if it does not in time."""
+        """Close the driver's stdin (it stops its plugin and exits); SIGTERM it if it does not in time
+        (it cancels what it runs and still stops its plugin), SIGKILL as the last resort."""
         if self._process.stdin is not None and not self._process.stdin.is_closing():
             self._process.stdin.close()
-        try:
-            await asyncio.wait_for(self._process.wait(), STOP_TIMEOUT)
-        except asyncio.TimeoutError:
-            self._process.kill()
-            await self._process.wait()
+        for last_resort in (self._process.terminate, self._process.kill):
+            try:
+                await asyncio.wait_for(self._process.wait(), STOP_TIMEOUT)
+                break
+            except asyncio.TimeoutError:
+                last_resort()
+        await self._process.wait()
         self._log.close()
 
 
