@@ -31,7 +31,8 @@ def _memory_gib() -> float | None:
     return None
 
 
-def _load() -> list[float] | None:
+def load_average() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages (how busy the machine was), where the OS tells."""
     try:
         return [round(value, 2) for value in os.getloadavg()]
     except OSError:
@@ -52,6 +53,6 @@ def describe_machine() -> dict[str, Any]:
         "memory_gib": _memory_gib(),
         "os": f"{platform.system()} {platform.release()}",
         "python": f"{platform.python_implementation()} {platform.python_version()}",
-        "load_average": _load(),
+        "load_average": load_average(),
         "libraries": versions,
     }

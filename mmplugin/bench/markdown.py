@@ -39,8 +39,9 @@ def _machine(report: Mapping[str, Any]) -> list[str]:
     m = report["machine"]
     libraries = ", ".join(f"{name} {version}" for name, version in m["libraries"].items() if version)
     memory = f", {m['memory_gib']:g} GiB RAM" if m["memory_gib"] else ""
-    load = m["load_average"]
-    load_text = f"; load average at start {' / '.join(f'{x:g}' for x in load)}" if load else ""
+    load_text = "".join(f"; load average {when} {' / '.join(f'{x:g}' for x in m[key])}"
+                        for when, key in (("at start", "load_average"), ("at end", "load_average_end"))
+                        if m.get(key))
     return [f"- Machine: {m['cpu_model']}, {m['cpu_count']} CPUs{memory}, {m['os']}{load_text}",
             f"- Python: {m['python']}", f"- Libraries: {libraries}"]
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import mmplugin
-from mmplugin.bench.machine import describe_machine
+from mmplugin.bench.machine import describe_machine, load_average
 from mmplugin.bench.markdown import render_markdown
 from mmplugin.bench.plan import FULL, QUICK, WORKLOADS_BY_NAME, Profile, Raw, Stack, available_stacks, cases
 from mmplugin.bench.report import build_report, validate_report
@@ -177,6 +177,7 @@ def run_bench(quick: bool = False, out_dir: str | Path = "bench-results", *, pro
     created = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     started = time.perf_counter()
     raw = asyncio.run(_measure(chosen, selected, log_dir, say))
+    machine["load_average_end"] = load_average()
     report = build_report(profile=chosen, stacks=selected, cases=cases(chosen), raw=raw, machine=machine,
                           created=created, duration_s=time.perf_counter() - started, notes=notes)
     plot_path: Path | None = out / "bench.png"
