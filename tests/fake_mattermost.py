@@ -28,6 +28,8 @@ class Behaviour:
     upload_error_id: str = ""
     users: dict[str, str] = field(default_factory=lambda: {"admin": "secret"})
     logs: list[str] = field(default_factory=list)
+    log_pages: list[list[str]] = field(default_factory=list)
+    """Answers of successive log reads (each taken once) before ``logs`` is answered for good."""
 
 
 class FakeMattermost:
@@ -89,7 +91,7 @@ class FakeMattermost:
                 if got.path.startswith("/api/v4/plugins/") and got.method in ("POST", "DELETE"):
                     return self._answer(200, {"status": "OK"})
                 if got.method == "GET" and got.path.startswith("/api/v4/logs"):
-                    return self._answer(200, b.logs)
+                    return self._answer(200, b.log_pages.pop(0) if b.log_pages else b.logs)
                 return self._answer(404, {"id": "api.context.404.app_error", "message": "not found"})
 
             do_GET = do_POST = do_DELETE = _handle

@@ -117,6 +117,10 @@ PROBE = """
 import json, sys, sysconfig
 from importlib.machinery import EXTENSION_SUFFIXES
 
+# betterproto2 imports pydantic (compiled) when it happens to be installed, as FastAPI brings it
+# into the test extras; it is no runtime dependency, so the probe runs as if it were absent.
+sys.modules["pydantic"] = None
+
 import multidict
 from grpclib.metadata import decode_metadata, encode_metadata
 from mmplugin.proto import pb, wkt

@@ -29,7 +29,7 @@ def read_plugin_id(directory: Path) -> str:
     return plugin_id.lower()
 
 
-def _fold(name: str) -> str:
+def fold_key(name: str) -> str:
     """Setting keys match field names case-insensitively and ignoring underscores, so the field
     ``enable_foo`` reads the setting ``EnableFoo`` (stored by the server as ``enablefoo``)."""
     return name.replace("_", "").lower()
@@ -55,12 +55,12 @@ def _build(cls: type[T], settings: object, where: str) -> T:
     if not isinstance(settings, dict):
         raise ConfigurationError(f"{where} is {_describe(settings)}, but {cls.__name__} expects an object")
     hints = typing.get_type_hints(cls)
-    by_key = {_fold(key): key for key in settings}
+    by_key = {fold_key(key): key for key in settings}
     values: dict[str, Any] = {}
     for field in dataclasses.fields(cls):
         if not field.init:
             continue
-        key = field.name if field.name in settings else by_key.get(_fold(field.name))
+        key = field.name if field.name in settings else by_key.get(fold_key(field.name))
         if key is None:
             if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
                 raise ConfigurationError(f"no setting for {cls.__name__}.{field.name}, which has no default")

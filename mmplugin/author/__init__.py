@@ -1,1 +1,2 @@
-"""Tools for plugin authors: bundles (and, later, scaffolding)."""
+"""Tools for plugin authors: project scaffolding (:mod:`~mmplugin.author.scaffold`) and bundles
+(:mod:`~mmplugin.author.bundle`)."""

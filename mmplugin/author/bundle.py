@@ -87,8 +87,8 @@ def build_bundle(plugin_dir: str | Path, out_dir: str | Path | None = None, *,
         members[LAUNCHER] = _LAUNCHER_SOURCE.format(entry=manifest.executable, vendor=VENDOR).encode()
         target.mkdir(parents=True, exist_ok=True)
         archive = target / f"{manifest.id}-{manifest.version}.tar.gz"
+        progress(f"packing {len(members)} files")
         write_archive(archive, manifest.id, members, executables={LAUNCHER, manifest.executable})
-    progress(f"wrote {archive} ({archive.stat().st_size / 1024 / 1024:.1f} MiB)")
     return archive
 
 

@@ -3,7 +3,7 @@
 Starts an in-memory PluginAPI (seeded with team ``local``, channel ``town-square`` and user
 ``admin``), loads and activates each plugin, and serves the HTTP front on 127.0.0.1 with the admin
 endpoints of :mod:`mmplugin.host.admin`. Ctrl-C (or SIGTERM) deactivates every plugin and exits 0.
-Errors are one line on stderr and exit status 1.
+Errors are reported by :func:`mmplugin.cli.output.report`, exit status 1.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mmplugin.cli.output import EXIT_FAILURE, EXIT_INTERRUPTED, CliError, report, say
 from mmplugin.host.admin import AdminApp
 from mmplugin.host.apiserver import InMemoryApi, SqliteBackend, Store
 from mmplugin.host.environment import Environment
@@ -29,34 +30,21 @@ from mmplugin.host.supervisor import SupervisorConfig
 from mmplugin.manifest import ManifestError
 
 
-class CliError(Exception):
-    """A problem to report as one line."""
-
-
-def say(text: str) -> None:
-    print(text, flush=True)
-
-
 def run_command(args: argparse.Namespace) -> int:
     try:
         import uvicorn  # noqa: F401
     except ImportError:
-        print("mmplugin: error: 'mmplugin run' needs uvicorn; install it with: pip install 'mmplugin[host]'",
-              file=sys.stderr)
-        return 2
+        raise CliError("'mmplugin run' needs uvicorn", hint="pip install 'mmplugin[host]'") from None
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("mmplugin").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     try:
         return asyncio.run(_run(args))
     except (CliError, HostError, ManifestError) as exc:
-        first, *rest = str(exc).splitlines()
-        print(f"mmplugin: error: {first}", file=sys.stderr)
-        for line in rest:
-            print(f"  {line}", file=sys.stderr)
-        return 1
+        report(exc)
+        return EXIT_FAILURE
     except (KeyboardInterrupt, asyncio.CancelledError):
         print("mmplugin: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 async def _run(args: argparse.Namespace) -> int:
