@@ -93,3 +93,23 @@ def hot_messages() -> dict[str, betterproto2.Message]:
         "GetUserResponse": get_user_response(),
         "ImplementedResponse": implemented_response(),
     }
+
+
+def serve_http_init(method: str, url: str, content_length: int = -1) -> pb.ServeHttpRequestInit:
+    """A forwarded request as the Mattermost server builds it (browser headers, user id set)."""
+    headers = {
+        "Accept": ["*/*"], "Accept-Encoding": ["gzip, deflate, br"], "Accept-Language": ["en-US,en;q=0.9"],
+        "User-Agent": ["Mozilla/5.0 (X11; Linux x86_64) Mattermost/9.8"], "Mattermost-User-Id": [_id("u7")],
+        "X-Requested-With": ["XMLHttpRequest"],
+    }
+    if content_length >= 0:
+        headers["Content-Type"] = ["application/octet-stream"]
+        headers["Content-Length"] = [str(content_length)]
+    return pb.ServeHttpRequestInit(
+        plugin_context=pb.PluginContext(session_id=_id("s9"), request_id=_id("r5"), ip_address="10.20.30.40",
+                                        accept_language="en-US", user_agent="Mozilla/5.0 Mattermost/9.8"),
+        method=method, url=url, proto="HTTP/1.1", proto_major=1, proto_minor=1,
+        headers=[pb.HttpHeader(key=key, values=values) for key, values in headers.items()],
+        host="chat.example.com", remote_addr="10.20.30.40:51234",
+        request_uri=f"/plugins/com.example.bench{url}", content_length=content_length,
+    )
