@@ -123,6 +123,19 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("--json", action="store_true", help="print the server's JSON lines unchanged")
     logs.add_argument("--interval", type=float, default=2.0, help=argparse.SUPPRESS)
     logs.add_argument("--max-polls", type=int, default=None, help=argparse.SUPPRESS)
+
+    bench = _command(commands, "bench", "mmplugin.cli.bench:bench_command",
+                     summary="benchmark mmplugin against grpcio and the raw-socket limit",
+                     description="Run the benchmark suite (hook latency, ServeHTTP throughput, API calls, cold "
+                                 "start, codec) for mmplugin, upstream's grpcio stack and a raw asyncio socket "
+                                 "in one run, and write bench.json, bench.md and bench.png. Needs a source "
+                                 "checkout with the bench extra: pip install -e '.[bench]'. See docs/bench.md.",
+                     examples="  mmplugin bench --quick             under 2 minutes on 2 cores\n"
+                              "  mmplugin bench --out results       the full run, under 15 minutes")
+    bench.add_argument("--quick", action="store_true", help="the short profile instead of the full one")
+    bench.add_argument("--out", default="bench-results", metavar="DIR", help="output directory (bench-results)")
+    bench.add_argument("--stack", action="append", metavar="NAME",
+                       help="run only this stack (repeatable): mmplugin, mmplugin-uvloop, grpcio, limit")
     return parser
 
 
