@@ -100,6 +100,8 @@ class Hooks:
         if CONF.get("hang"):
             await asyncio.sleep(3600)
         command = request.args.command if request.args else ""
+        if CONF.get("big_response"):
+            return pb.ExecuteCommandResponse(response=pb.CommandResponse(text="x" * CONF["big_response"]))
         return pb.ExecuteCommandResponse(response=pb.CommandResponse(text=f"{PLUGIN_ID} ran {command}"))
 
     async def serve_http(self, stream: Stream[pb.ServeHttpRequest, pb.ServeHttpResponse]) -> None:

@@ -111,7 +111,7 @@ async def serve(plugin: Plugin, sock: socket.socket, handshake_out: TextIO,
     hooks = HookService(runner, lifecycle, implemented_hooks(plugin_class), streams or {})
     services: list[IServable] = [hooks, HealthService(lifecycle), ControllerService(lifecycle),
                 StdioService(lifecycle), BrokerService(lifecycle)]
-    server = PluginServer(services, codec=MessageCodec())
+    server = PluginServer(services, codec=MessageCodec(), max_receive=plugin_class.max_receive_size)
     host, port = sock.getsockname()
     await server.start(sock=sock)
     _stop_on_signals(lifecycle)

@@ -1,0 +1,127 @@
+"""grpclib's Server and Channel with a receive-size limit checked before a message is read.
+
+grpclib (0.4.9, pinned) reads a message by awaiting as many bytes as its 4-byte length prefix
+announces, buffering whatever the peer sends until then (SEMANTICS §7). Every stream of a
+:class:`LimitedServer` or :class:`LimitedChannel` checks that length first: a message announced
+above ``max_receive`` fails the call with RESOURCE_EXHAUSTED (:class:`MessageTooLarge`), worded as grpc-go words it
+(``received message larger than max (N vs. M)``), before any of its body is read. The call then
+ends (the server answers the status, the client resets the stream) and grpclib discards the rest
+of the body as it arrives, so memory stays bounded by the HTTP/2 flow-control window.
+
+The limits the project uses (each configurable where it is applied):
+
+- :data:`GO_RECEIVE_LIMIT` (4 MiB): the host's PluginAPI server, like grpc-go's default on the
+  Mattermost server.
+- :data:`FILE_RECEIVE_LIMIT` (128 MiB): messages that may carry a whole file: hook requests
+  (FileWillBeUploaded sends the upload's content; Mattermost's default ``MaxFileSize`` is 100 MiB),
+  hook responses on the host (its modified content) and PluginAPI responses (GetFile, ReadFile).
+  A ServeHTTP message is at most a 64 KiB chunk plus headers, far below it.
+
+Where it hooks in: grpclib's ``recv_message`` calls the protocol stream's ``recv_data`` once for
+the 5-byte prefix and once with the announced length; :class:`LimitedStream` refuses the second
+when it is too large. The streams are created by the ``Connection`` that grpclib's ``H2Protocol``
+builds in ``connection_made``; :class:`LimitedProtocol` makes that connection create
+:class:`LimitedStream`. Both the server and the client side create their streams there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from functools import partial
+from typing import Any
+
+from grpclib.client import Channel
+from grpclib.const import Status
+from grpclib.exceptions import GRPCError
+from grpclib.protocol import Connection, H2Protocol, Stream
+from grpclib.server import Server
+
+MIB = 1024 * 1024
+#: grpc-go's default receive limit, kept by the Mattermost server's PluginAPI server (SEMANTICS §1).
+GO_RECEIVE_LIMIT = 4 * MIB
+#: Receive limit where a message may carry a whole file (hook requests and responses, API responses).
+FILE_RECEIVE_LIMIT = 128 * MIB
+_PREFIX_SIZE = 5  # compressed flag + 4-byte length: grpclib's first read of every message
+
+_log = logging.getLogger("mmplugin")
+
+
+class MessageTooLarge(GRPCError):
+    """RESOURCE_EXHAUSTED: a received message announced ``size`` bytes, over ``limit``."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(Status.RESOURCE_EXHAUSTED, f"received message larger than max ({size} vs. {limit})")
+        self.size = size
+        self.limit = limit
+
+
+class LimitedStream(Stream):
+    """A grpclib protocol stream refusing to read a message body longer than ``max_receive``."""
+
+    def __init__(self, *args: Any, max_receive: int, **kwargs: Any) -> None:
+        self.max_receive = max_receive
+        super().__init__(*args, **kwargs)
+
+    async def recv_data(self, size: int) -> bytes:
+        if size > self.max_receive:
+            _log.warning("refused a %d-byte gRPC message (the limit is %d bytes)", size, self.max_receive)
+            raise MessageTooLarge(size, self.max_receive)
+        return await super().recv_data(size)
+
+
+def _create_stream(connection: Connection, max_receive: int, *, stream_id: int | None = None,
+                   wrapper: Any = None) -> Stream:
+    return LimitedStream(connection, connection._connection, connection._transport,
+                         stream_id=stream_id, wrapper=wrapper, max_receive=max_receive)
+
+
+class LimitedProtocol(H2Protocol):
+    """grpclib's HTTP/2 protocol whose streams are :class:`LimitedStream`."""
+
+    def __init__(self, *args: Any, max_receive: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_receive = max_receive
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.connection.create_stream = partial(  # type: ignore[method-assign]
+            _create_stream, self.connection, self.max_receive)
+
+
+def _check(max_receive: int) -> int:
+    if not isinstance(max_receive, int) or max_receive < _PREFIX_SIZE:
+        raise ValueError(f"max_receive must be a number of bytes (at least {_PREFIX_SIZE}), got {max_receive!r}")
+    return max_receive
+
+
+class LimitedServer(Server):
+    """A grpclib :class:`~grpclib.server.Server` refusing requests over ``max_receive`` bytes."""
+
+    protocol_class: type[LimitedProtocol] = LimitedProtocol
+
+    def __init__(self, *args: Any, max_receive: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_receive = _check(max_receive)
+
+    def _protocol_factory(self) -> H2Protocol:
+        made = super()._protocol_factory()
+        return self.protocol_class(made.handler, made.config, made.h2_config, max_receive=self.max_receive)
+
+
+class LimitedChannel(Channel):
+    """A grpclib :class:`~grpclib.client.Channel` refusing responses over ``max_receive`` bytes."""
+
+    def __init__(self, *args: Any, max_receive: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_receive = _check(max_receive)
+
+    def _protocol_factory(self) -> H2Protocol:
+        made = super()._protocol_factory()
+        return LimitedProtocol(made.handler, made.config, made.h2_config, max_receive=self.max_receive)
+
+
+__all__ = [
+    "FILE_RECEIVE_LIMIT", "GO_RECEIVE_LIMIT", "LimitedChannel", "LimitedProtocol", "LimitedServer",
+    "LimitedStream", "MessageTooLarge",
+]
