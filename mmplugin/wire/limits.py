@@ -19,9 +19,9 @@ The limits the project uses (each configurable where it is applied):
 
 Where it hooks in: grpclib's ``recv_message`` calls the protocol stream's ``recv_data`` once for
 the 5-byte prefix and once with the announced length; :class:`LimitedStream` refuses the second
-when it is too large. The streams are created by the ``Connection`` that grpclib's ``H2Protocol``
-builds in ``connection_made``; :class:`LimitedProtocol` makes that connection create
-:class:`LimitedStream`. Both the server and the client side create their streams there.
+when it is too large (and maps grpclib's framing faults to statuses). The streams are created by
+the ``Connection`` that grpclib's ``H2Protocol`` builds in ``connection_made``, on the server and
+the client side alike; :class:`LimitedProtocol` makes that connection create :class:`LimitedStream`.
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ MIB = 1024 * 1024
 GO_RECEIVE_LIMIT = 4 * MIB
 #: Receive limit where a message may carry a whole file (hook requests and responses, API responses).
 FILE_RECEIVE_LIMIT = 128 * MIB
-_PREFIX_SIZE = 5  # compressed flag + 4-byte length: grpclib's first read of every message
 
 _log = logging.getLogger("mmplugin")
 
@@ -57,17 +56,38 @@ class MessageTooLarge(GRPCError):
 
 
 class LimitedStream(Stream):
-    """A grpclib protocol stream refusing to read a message body longer than ``max_receive``."""
+    """A grpclib protocol stream that checks each message's 5-byte prefix before reading its body.
+
+    Besides the size limit, it turns the framing faults grpclib reports as a bare exception (an
+    "Application error" traceback and status UNKNOWN on a server) into statuses, as grpc-go does:
+    a stream ending inside a message is INTERNAL; a compressed message (none is ever negotiated
+    here) is UNIMPLEMENTED.
+    """
 
     def __init__(self, *args: Any, max_receive: int, **kwargs: Any) -> None:
         self.max_receive = max_receive
+        self._at_prefix = True
         super().__init__(*args, **kwargs)
 
     async def recv_data(self, size: int) -> bytes:
-        if size > self.max_receive:
+        # grpclib's recv_message is the only caller: the 5-byte prefix, then the body it announces.
+        at_prefix, self._at_prefix = self._at_prefix, not self._at_prefix
+        if not at_prefix and size > self.max_receive:
             _log.warning("refused a %d-byte gRPC message (the limit is %d bytes)", size, self.max_receive)
             raise MessageTooLarge(size, self.max_receive)
-        return await super().recv_data(size)
+        try:
+            data: bytes | None = await super().recv_data(size)
+        except AssertionError:  # grpclib's Buffer: the stream ended part-way through ``size`` bytes
+            data = None
+        if at_prefix and data == b"":
+            self._at_prefix = True  # the stream ended between messages
+            return data
+        if data is None or len(data) < size:
+            what = "message prefix" if at_prefix else f"{size}-byte message"
+            raise GRPCError(Status.INTERNAL, f"the stream ended inside a {what}")
+        if at_prefix and data[0]:
+            raise GRPCError(Status.UNIMPLEMENTED, "compressed gRPC messages are not supported")
+        return data
 
 
 def _create_stream(connection: Connection, max_receive: int, *, stream_id: int | None = None,
@@ -90,8 +110,8 @@ class LimitedProtocol(H2Protocol):
 
 
 def _check(max_receive: int) -> int:
-    if not isinstance(max_receive, int) or max_receive < _PREFIX_SIZE:
-        raise ValueError(f"max_receive must be a number of bytes (at least {_PREFIX_SIZE}), got {max_receive!r}")
+    if not isinstance(max_receive, int) or isinstance(max_receive, bool) or max_receive < 0:
+        raise ValueError(f"max_receive must be a number of bytes, got {max_receive!r}")
     return max_receive
 
 
