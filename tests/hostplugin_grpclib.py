@@ -122,6 +122,12 @@ class Hooks:
             await stream.send_message(pb.ServeHttpResponse(
                 init=pb.ServeHttpResponseInit(status_code=202), body_chunk=b"early", body_complete=True))
             return
+        if path == "/inject":  # header values a careless plugin might build from user input
+            await stream.send_message(pb.ServeHttpResponse(init=pb.ServeHttpResponseInit(status_code=200, headers=[
+                pb.HttpHeader(key="X-Injected", values=["a\r\nSet-Cookie: evil=1"]),
+                pb.HttpHeader(key="Bad Name", values=["b"]), pb.HttpHeader(key="X-Fine", values=["c"])]),
+                body_complete=True))
+            return
         if path == "/status":
             await stream.send_message(pb.ServeHttpResponse(
                 init=pb.ServeHttpResponseInit(status_code=int(init.url.split("=", 1)[1])), body_complete=True))
