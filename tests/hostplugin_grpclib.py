@@ -134,14 +134,18 @@ class Hooks:
             return
         body = bytearray(first.body_chunk)
         message, chunks, largest = first, 0, len(first.body_chunk)
-        while not message.body_complete:
-            next_message = await stream.recv_message()
-            if next_message is None:
-                break
-            message = next_message
-            body += message.body_chunk
-            chunks += bool(message.body_chunk)
-            largest = max(largest, len(message.body_chunk))
+        try:
+            while not message.body_complete:
+                next_message = await stream.recv_message()
+                if next_message is None:
+                    break
+                message = next_message
+                body += message.body_chunk
+                chunks += bool(message.body_chunk)
+                largest = max(largest, len(message.body_chunk))
+        except asyncio.CancelledError:
+            marker("cancelled-upload", str(len(body)))
+            raise
         info = {
             "method": init.method, "url": init.url, "request_uri": init.request_uri, "proto": init.proto,
             "proto_major": init.proto_major, "proto_minor": init.proto_minor, "host": init.host,
@@ -220,6 +224,11 @@ async def main() -> None:
         sys.stderr.write("Traceback (most recent call last):\nModuleNotFoundError: No module named 'missing'\n")
         sys.exit(3)
     if mode == "silent":
+        await asyncio.sleep(3600)
+    if mode in ("partial", "partial_hang"):  # half a handshake line, then exit or hang
+        print("1|1|tcp|127.0.0.1:", end="", file=sys.__stdout__, flush=True)
+        if mode == "partial":
+            sys.exit(0)
         await asyncio.sleep(3600)
     if mode == "garbage":
         print("hello from a plugin that prints before its handshake", file=sys.__stdout__, flush=True)

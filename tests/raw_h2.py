@@ -178,6 +178,7 @@ class RawServer:
         self.target = ""
         self._server: asyncio.base_events.Server | None = None
         self._transports: list[asyncio.Transport] = []
+        self._protocols: list[_RawProtocol] = []
 
     async def __aenter__(self) -> RawServer:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -185,6 +186,12 @@ class RawServer:
         self._server = await asyncio.get_running_loop().create_server(lambda: _RawProtocol(self), sock=sock)
         self.target = f"127.0.0.1:{sock.getsockname()[1]}"
         return self
+
+    def goaway(self) -> None:
+        """Send GOAWAY (NO_ERROR) on every open connection, as a server shutting down does."""
+        for protocol in self._protocols:
+            protocol.conn.close_connection()
+            protocol.flush()
 
     async def __aexit__(self, *exc: object) -> None:
         assert self._server is not None
@@ -206,6 +213,7 @@ class _RawProtocol(asyncio.Protocol):
         self.transport = transport
         self.server.connections += 1
         self.server._transports.append(transport)
+        self.server._protocols.append(self)
         self.conn.initiate_connection()
         transport.write(self.conn.data_to_send())
 
@@ -224,9 +232,14 @@ class _RawProtocol(asyncio.Protocol):
                 self.conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
             elif isinstance(event, h2.events.StreamReset):
                 self.server.resets.append(event.error_code)
+        self.flush()
+
+    def flush(self) -> None:
+        assert self.transport is not None
         self.transport.write(self.conn.data_to_send())
         if self.conn.state_machine.state is h2.connection.ConnectionState.CLOSED:
-            self.transport.close()
+            # After a GOAWAY: hang up a little later, so the peer reads the GOAWAY before the EOF.
+            asyncio.get_running_loop().call_later(0.2, self.transport.close)
 
 
 __all__ = ["ErrorCodes", "RawReply", "RawServer", "grpc_frame", "raw_call", "request_headers", "respond"]
