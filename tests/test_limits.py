@@ -25,7 +25,8 @@ from mmplugin.manifest import load_manifest
 from mmplugin.plugin import Plugin
 from mmplugin.proto import health, pb
 from mmplugin.wire.codec import MessageCodec, encode
-from mmplugin.wire.limits import FILE_RECEIVE_LIMIT, GO_RECEIVE_LIMIT, LimitedChannel, MessageTooLarge
+from mmplugin.wire.endpoints import WireChannel
+from mmplugin.wire.limits import FILE_RECEIVE_LIMIT, GO_RECEIVE_LIMIT, MessageTooLarge
 
 GIB = 1 << 30
 MIB = 1 << 20
@@ -188,7 +189,7 @@ async def test_the_api_client_limit_is_configurable() -> None:
 
 async def test_a_limited_channel_refuses_a_1_gib_response() -> None:
     async with RawServer(answer_1_gib) as server:
-        channel = LimitedChannel("127.0.0.1", int(server.target.rsplit(":", 1)[1]), max_receive=MIB,
+        channel = WireChannel("127.0.0.1", int(server.target.rsplit(":", 1)[1]), max_receive=MIB,
                                  codec=MessageCodec())
         try:
             with pytest.raises(MessageTooLarge) as refused:

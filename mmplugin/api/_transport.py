@@ -22,7 +22,8 @@ from grpclib.exceptions import GRPCError, StreamTerminatedError
 
 from mmplugin.proto import pb
 from mmplugin.wire.codec import MessageCodec, encode
-from mmplugin.wire.limits import FILE_RECEIVE_LIMIT, LimitedChannel, MessageTooLarge
+from mmplugin.wire.endpoints import WireChannel
+from mmplugin.wire.limits import FILE_RECEIVE_LIMIT, MessageTooLarge
 
 from .errors import (
     APIConnectionError,
@@ -89,7 +90,7 @@ class Connection:
                  max_response_size: int = FILE_RECEIVE_LIMIT) -> None:
         self.address = f"{host}:{port}"
         self.timeout = timeout
-        self._channel = LimitedChannel(host, port, codec=_Codec(), max_receive=max_response_size)
+        self._channel = WireChannel(host, port, codec=_Codec(), max_receive=max_response_size)
 
     def close(self) -> None:
         self._channel.close()

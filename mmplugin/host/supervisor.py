@@ -27,7 +27,8 @@ from mmplugin.host.timing import HookTimings
 from mmplugin.manifest import Manifest
 from mmplugin.proto import goplugin, health
 from mmplugin.wire.codec import MessageCodec
-from mmplugin.wire.limits import FILE_RECEIVE_LIMIT, LimitedChannel
+from mmplugin.wire.endpoints import WireChannel
+from mmplugin.wire.limits import FILE_RECEIVE_LIMIT
 
 SERVING = health.HealthCheckResponseServingStatus.SERVING
 
@@ -88,7 +89,7 @@ class PluginSupervisor:
         """Successful restarts since :meth:`start`."""
         self.last_failure = ""
         self._process: PluginProcess | None = None
-        self._channel: LimitedChannel | None = None
+        self._channel: WireChannel | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
 
@@ -147,7 +148,7 @@ class PluginSupervisor:
         self._process = await PluginProcess.start(argv, self.plugin_dir, env, self.plugin_id, self.logger)
         try:
             handshake = await self._process.read_handshake(self.config.handshake_timeout)
-            self._channel = LimitedChannel(handshake.host, handshake.port, codec=MessageCodec(),
+            self._channel = WireChannel(handshake.host, handshake.port, codec=MessageCodec(),
                                            max_receive=self.config.max_receive_size)
             problem = await self._health_problem()
             if problem:

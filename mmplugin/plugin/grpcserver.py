@@ -1,7 +1,6 @@
 """grpclib's Server with the changes a plugin needs, on grpclib 0.4.9 (pinned) internals.
 
-- Received messages are limited in size before they are read (:mod:`mmplugin.wire.limits`).
-
+- Received messages are limited in size, and flow control is per stream (:mod:`mmplugin.wire.endpoints`).
 - Unknown method paths: grpclib's own "method not found" reply has no ``content-type``, which
   grpc-go reports as ``Unknown`` and answers with a stream reset (SEMANTICS §7). Here every
   unknown path gets a handler that fails with UNIMPLEMENTED inside a normal grpclib stream, so the
@@ -27,7 +26,7 @@ from grpclib.server import Stream
 from h2.settings import SettingCodes
 
 from mmplugin.proto import wkt
-from mmplugin.wire.limits import LimitedProtocol, LimitedServer
+from mmplugin.wire.endpoints import WireProtocol, WireServer
 
 _log = logging.getLogger("mmplugin")
 
@@ -50,7 +49,7 @@ async def _unimplemented(path: str, stream: Stream[Any, Any]) -> None:
     raise GRPCError(Status.UNIMPLEMENTED, f"unknown method {path}")
 
 
-class _Protocol(LimitedProtocol):
+class _Protocol(WireProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         limit: dict[SettingCodes | int, int] = {SettingCodes.MAX_CONCURRENT_STREAMS: MAX_CONCURRENT_STREAMS}
@@ -58,8 +57,8 @@ class _Protocol(LimitedProtocol):
         self.connection.flush()
 
 
-class PluginServer(LimitedServer):
-    """A :class:`~mmplugin.wire.limits.LimitedServer` that answers unknown paths and allows many calls."""
+class PluginServer(WireServer):
+    """A :class:`~mmplugin.wire.endpoints.WireServer` that answers unknown paths and allows many calls."""
 
     protocol_class = _Protocol
 

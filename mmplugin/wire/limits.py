@@ -1,8 +1,9 @@
-"""grpclib's Server and Channel with a receive-size limit checked before a message is read.
+"""A receive-size limit on gRPC messages, checked before a message is read.
 
 grpclib (0.4.9, pinned) reads a message by awaiting as many bytes as its 4-byte length prefix
 announces, buffering whatever the peer sends until then (SEMANTICS §7). Every stream of a
-:class:`LimitedServer` or :class:`LimitedChannel` checks that length first: a message announced
+:class:`~mmplugin.wire.endpoints.WireServer` or :class:`~mmplugin.wire.endpoints.WireChannel`
+(a :class:`LimitedStream`) checks that length first: a message announced
 above ``max_receive`` fails the call with RESOURCE_EXHAUSTED (:class:`MessageTooLarge`), worded as grpc-go words it
 (``received message larger than max (N vs. M)``), before any of its body is read. The call then
 ends (the server answers the status, the client resets the stream) and grpclib discards the rest
@@ -19,23 +20,17 @@ The limits the project uses (each configurable where it is applied):
 
 Where it hooks in: grpclib's ``recv_message`` calls the protocol stream's ``recv_data`` once for
 the 5-byte prefix and once with the announced length; :class:`LimitedStream` refuses the second
-when it is too large (and maps grpclib's framing faults to statuses). The streams are created by
-the ``Connection`` that grpclib's ``H2Protocol`` builds in ``connection_made``, on the server and
-the client side alike; :class:`LimitedProtocol` makes that connection create :class:`LimitedStream`.
+when it is too large (and maps grpclib's framing faults to statuses).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from functools import partial
 from typing import Any
 
-from grpclib.client import Channel
 from grpclib.const import Status
 from grpclib.exceptions import GRPCError
-from grpclib.protocol import Connection, H2Protocol, Stream
-from grpclib.server import Server
+from grpclib.protocol import Stream
 
 MIB = 1024 * 1024
 #: grpc-go's default receive limit, kept by the Mattermost server's PluginAPI server (SEMANTICS §1).
@@ -90,58 +85,4 @@ class LimitedStream(Stream):
         return data
 
 
-def _create_stream(connection: Connection, max_receive: int, *, stream_id: int | None = None,
-                   wrapper: Any = None) -> Stream:
-    return LimitedStream(connection, connection._connection, connection._transport,
-                         stream_id=stream_id, wrapper=wrapper, max_receive=max_receive)
-
-
-class LimitedProtocol(H2Protocol):
-    """grpclib's HTTP/2 protocol whose streams are :class:`LimitedStream`."""
-
-    def __init__(self, *args: Any, max_receive: int, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.max_receive = max_receive
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
-        self.connection.create_stream = partial(  # type: ignore[method-assign]
-            _create_stream, self.connection, self.max_receive)
-
-
-def _check(max_receive: int) -> int:
-    if not isinstance(max_receive, int) or isinstance(max_receive, bool) or max_receive < 0:
-        raise ValueError(f"max_receive must be a number of bytes, got {max_receive!r}")
-    return max_receive
-
-
-class LimitedServer(Server):
-    """A grpclib :class:`~grpclib.server.Server` refusing requests over ``max_receive`` bytes."""
-
-    protocol_class: type[LimitedProtocol] = LimitedProtocol
-
-    def __init__(self, *args: Any, max_receive: int, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.max_receive = _check(max_receive)
-
-    def _protocol_factory(self) -> H2Protocol:
-        made = super()._protocol_factory()
-        return self.protocol_class(made.handler, made.config, made.h2_config, max_receive=self.max_receive)
-
-
-class LimitedChannel(Channel):
-    """A grpclib :class:`~grpclib.client.Channel` refusing responses over ``max_receive`` bytes."""
-
-    def __init__(self, *args: Any, max_receive: int, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.max_receive = _check(max_receive)
-
-    def _protocol_factory(self) -> H2Protocol:
-        made = super()._protocol_factory()
-        return LimitedProtocol(made.handler, made.config, made.h2_config, max_receive=self.max_receive)
-
-
-__all__ = [
-    "FILE_RECEIVE_LIMIT", "GO_RECEIVE_LIMIT", "LimitedChannel", "LimitedProtocol", "LimitedServer",
-    "LimitedStream", "MessageTooLarge",
-]
+__all__ = ["FILE_RECEIVE_LIMIT", "GO_RECEIVE_LIMIT", "LimitedStream", "MessageTooLarge"]

@@ -13,7 +13,8 @@ from mmplugin.host.apiserver.service import PluginApiService
 from mmplugin.host.apiserver.store import Store
 from mmplugin.manifest import Manifest
 from mmplugin.wire.codec import MessageCodec
-from mmplugin.wire.limits import GO_RECEIVE_LIMIT, LimitedServer
+from mmplugin.wire.endpoints import WireServer
+from mmplugin.wire.limits import GO_RECEIVE_LIMIT
 
 
 class ApiServer:
@@ -25,7 +26,7 @@ class ApiServer:
 
     def __init__(self, service: PluginApiService, *, max_receive_size: int = GO_RECEIVE_LIMIT) -> None:
         self.service = service
-        self._server = LimitedServer([service], codec=MessageCodec(), max_receive=max_receive_size)
+        self._server = WireServer([service], codec=MessageCodec(), max_receive=max_receive_size)
         self.target = ""
 
     async def start(self) -> None:
