@@ -80,6 +80,8 @@ class Hooks:
         post = request.post or pb.Post()
         if CONF.get("hang"):
             await asyncio.sleep(3600)
+        if CONF.get("bare_post"):  # a new post instead of a modified copy: no channel, no user
+            return pb.MessageWillBePostedResponse(modified_post=pb.Post(message="bare"))
         if CONF.get("append"):
             post.message += CONF["append"]
             return pb.MessageWillBePostedResponse(modified_post=post)

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import h2.connection
+import httpx
 import pytest
 from h2.errors import ErrorCodes
 from host_support import FAST, alive, eventually, make_plugin, serve_asgi, starts
@@ -18,6 +19,7 @@ from plugin_process import PluginProcess, call, write_plugin
 from raw_h2 import RawServer, grpc_frame, respond
 
 from mmplugin.api import APIConnectionError, AsyncPluginAPI
+from mmplugin.host.admin import AdminApp
 from mmplugin.host.apiserver import InMemoryApi, Store
 from mmplugin.host.environment import Environment
 from mmplugin.host.errors import HandshakeFailed, HookAppError
@@ -198,6 +200,21 @@ async def test_an_upload_cut_off_mid_body_cancels_the_plugin_and_leaves_no_task(
             del reader
     finally:
         await env.shutdown()
+
+
+async def test_a_modified_post_the_store_refuses_is_a_400_not_a_crash(tmp_path: Path) -> None:
+    store = Store()
+    env = Environment(InMemoryApi(store), FAST)
+    await env.activate(env.load(make_plugin(tmp_path, "com.example.bare", {"bare_post": True})).id)
+    try:
+        async with serve_asgi(HostFront(env, admin=AdminApp(env, store, store.seed()))) as url, \
+                httpx.AsyncClient(base_url=url, timeout=20) as client:
+            response = await client.post("/_mmplugin/posts", json={"message": "hi"})
+    finally:
+        await env.shutdown()
+    assert response.status_code == 400
+    assert response.json() == {"id": "api.post.create_post.channel.app_error",
+                               "message": "The post's channel does not exist."}
 
 
 # --- GOAWAY from the API host ----------------------------------------------------------------------
