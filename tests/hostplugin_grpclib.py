@@ -82,6 +82,8 @@ class Hooks:
         post = request.post or pb.Post()
         if CONF.get("hang"):
             await asyncio.sleep(3600)
+        if CONF.get("bare_post"):  # a new post instead of a modified copy: no channel, no user
+            return pb.MessageWillBePostedResponse(modified_post=pb.Post(message="bare"))
         if CONF.get("append"):
             post.message += CONF["append"]
             return pb.MessageWillBePostedResponse(modified_post=post)
@@ -102,6 +104,8 @@ class Hooks:
         if CONF.get("hang"):
             await asyncio.sleep(3600)
         command = request.args.command if request.args else ""
+        if CONF.get("big_response"):
+            return pb.ExecuteCommandResponse(response=pb.CommandResponse(text="x" * CONF["big_response"]))
         return pb.ExecuteCommandResponse(response=pb.CommandResponse(text=f"{PLUGIN_ID} ran {command}"))
 
     async def serve_http(self, stream: Stream[pb.ServeHttpRequest, pb.ServeHttpResponse]) -> None:
@@ -122,20 +126,30 @@ class Hooks:
             await stream.send_message(pb.ServeHttpResponse(
                 init=pb.ServeHttpResponseInit(status_code=202), body_chunk=b"early", body_complete=True))
             return
+        if path == "/inject":  # header values a careless plugin might build from user input
+            await stream.send_message(pb.ServeHttpResponse(init=pb.ServeHttpResponseInit(status_code=200, headers=[
+                pb.HttpHeader(key="X-Injected", values=["a\r\nSet-Cookie: evil=1"]),
+                pb.HttpHeader(key="Bad Name", values=["b"]), pb.HttpHeader(key="X-Fine", values=["c"])]),
+                body_complete=True))
+            return
         if path == "/status":
             await stream.send_message(pb.ServeHttpResponse(
                 init=pb.ServeHttpResponseInit(status_code=int(init.url.split("=", 1)[1])), body_complete=True))
             return
         body = bytearray(first.body_chunk)
         message, chunks, largest = first, 0, len(first.body_chunk)
-        while not message.body_complete:
-            next_message = await stream.recv_message()
-            if next_message is None:
-                break
-            message = next_message
-            body += message.body_chunk
-            chunks += bool(message.body_chunk)
-            largest = max(largest, len(message.body_chunk))
+        try:
+            while not message.body_complete:
+                next_message = await stream.recv_message()
+                if next_message is None:
+                    break
+                message = next_message
+                body += message.body_chunk
+                chunks += bool(message.body_chunk)
+                largest = max(largest, len(message.body_chunk))
+        except asyncio.CancelledError:
+            marker("cancelled-upload", str(len(body)))
+            raise
         info = {
             "method": init.method, "url": init.url, "request_uri": init.request_uri, "proto": init.proto,
             "proto_major": init.proto_major, "proto_minor": init.proto_minor, "host": init.host,
@@ -214,6 +228,11 @@ async def main() -> None:
         sys.stderr.write("Traceback (most recent call last):\nModuleNotFoundError: No module named 'missing'\n")
         sys.exit(3)
     if mode == "silent":
+        await asyncio.sleep(3600)
+    if mode in ("partial", "partial_hang"):  # half a handshake line, then exit or hang
+        print("1|1|tcp|127.0.0.1:", end="", file=sys.__stdout__, flush=True)
+        if mode == "partial":
+            sys.exit(0)
         await asyncio.sleep(3600)
     if mode == "garbage":
         print("hello from a plugin that prints before its handshake", file=sys.__stdout__, flush=True)

@@ -10,6 +10,7 @@ from typing import Any, TypeVar, overload
 import betterproto2
 
 from mmplugin.proto import pb
+from mmplugin.wire.limits import FILE_RECEIVE_LIMIT
 
 from ._config import configuration_from_json, read_plugin_id
 from ._convert import json_bytes, json_value, key_value_pairs
@@ -39,7 +40,8 @@ class AsyncPluginAPI(AsyncMethods):
     Close with ``await api.close()`` or ``async with AsyncPluginAPI() as api: ...``.
 
     Requests over 4 MiB encoded raise :class:`TooLargeError` before anything is sent (the Go host's
-    receive limit). Responses have no size limit yet (grpclib has none); keepalive pings stay off.
+    receive limit); so do responses over ``max_response_size`` bytes (128 MiB by default), before
+    they are read. Keepalive pings stay off.
 
     Example::
 
@@ -50,9 +52,11 @@ class AsyncPluginAPI(AsyncMethods):
 
     def __init__(
         self, target: str | None = None, *, plugin_id: str | None = None, timeout: float | None = None,
+        max_response_size: int = FILE_RECEIVE_LIMIT,
     ) -> None:
         self._target = target
         self._timeout = timeout
+        self._max_response_size = max_response_size
         self._plugin_id = plugin_id
         self._directory = Path.cwd()
         self._connection: Connection | None = None
@@ -70,7 +74,8 @@ class AsyncPluginAPI(AsyncMethods):
             raise RuntimeError(f"{rpc}: this PluginAPI client is closed")
         if self._connection is None:
             host, port = parse_target(self._target)
-            self._connection, self._loop = Connection(host, port, self._timeout), loop
+            self._connection = Connection(host, port, self._timeout, self._max_response_size)
+            self._loop = loop
         elif loop is not self._loop:
             raise RuntimeError(
                 f"{rpc}: this AsyncPluginAPI belongs to the event loop of its first call; from another "

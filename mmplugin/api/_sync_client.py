@@ -10,6 +10,7 @@ from typing import Any, TypeVar, overload
 import betterproto2
 
 from mmplugin.proto import pb
+from mmplugin.wire.limits import FILE_RECEIVE_LIMIT
 
 from ._async_client import AsyncPluginAPI, log_pairs
 from ._config import configuration_from_json
@@ -45,9 +46,10 @@ class PluginAPI(SyncMethods):
         *,
         plugin_id: str | None = None,
         timeout: float | None = None,
+        max_response_size: int = FILE_RECEIVE_LIMIT,
         loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
-        self._api = AsyncPluginAPI(target, plugin_id=plugin_id, timeout=timeout)
+        self._api = AsyncPluginAPI(target, plugin_id=plugin_id, timeout=timeout, max_response_size=max_response_size)
         self._owns_api = True
         self._loop = loop
         self._thread: threading.Thread | None = None

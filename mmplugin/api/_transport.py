@@ -3,8 +3,9 @@
 Keepalive stays off (grpclib's default, never configured here): the Go API server answers pings
 more often than every 5 minutes with GOAWAY ``too_many_pings`` (SEMANTICS §1).
 
-Receiving has no size limit yet: grpclib allocates whatever a response's length prefix announces
-(SEMANTICS §7), and offers no hook to refuse it before reading. Bounding it is left to a later change.
+A response announcing more than the client's ``max_response_size`` is refused before it is read
+(:mod:`mmplugin.wire.limits`); the default, 128 MiB, fits a file of Mattermost's default
+``MaxFileSize`` (100 MiB) in GetFile or ReadFile.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from typing import Any, Protocol, TypeVar
 
 import betterproto2
 import h2.exceptions
-from grpclib.client import Channel
 from grpclib.const import Cardinality, Status
 from grpclib.exceptions import GRPCError, StreamTerminatedError
 
 from mmplugin.proto import pb
 from mmplugin.wire.codec import MessageCodec, encode
+from mmplugin.wire.endpoints import WireChannel
+from mmplugin.wire.limits import FILE_RECEIVE_LIMIT, MessageTooLarge
 
 from .errors import (
     APIConnectionError,
@@ -84,10 +86,11 @@ class Connection:
     Create it inside the running loop it will serve (grpclib binds the channel to that loop).
     """
 
-    def __init__(self, host: str, port: int, timeout: float | None) -> None:
+    def __init__(self, host: str, port: int, timeout: float | None,
+                 max_response_size: int = FILE_RECEIVE_LIMIT) -> None:
         self.address = f"{host}:{port}"
         self.timeout = timeout
-        self._channel = Channel(host, port, codec=_Codec())
+        self._channel = WireChannel(host, port, codec=_Codec(), max_receive=max_response_size)
 
     def close(self) -> None:
         self._channel.close()
@@ -96,8 +99,8 @@ class Connection:
         self, rpc: str, request: betterproto2.Message, response_type: type[ResponseT]
     ) -> ResponseT:
         """Call ``rpc`` and return its response, raising an :mod:`~mmplugin.api.errors` exception
-        for an error in either convention, a transport failure, or a request over 4 MiB (refused
-        before anything is sent)."""
+        for an error in either convention, a transport failure, a request over 4 MiB (refused
+        before anything is sent) or a response over ``max_response_size`` (refused unread)."""
         data = encode(request)
         if len(data) > MAX_REQUEST_BYTES:
             raise TooLargeError(
@@ -112,6 +115,13 @@ class Connection:
             ) as stream:
                 await stream.send_message(_Encoded(data), end=True)
                 response = await stream.recv_message()
+        except MessageTooLarge as exc:
+            raise TooLargeError(
+                rpc, id="mmplugin.api.response_too_large", status_code=413,
+                grpc_status=Status.RESOURCE_EXHAUSTED,
+                message=f"the host's response is {exc.size} bytes encoded; this client accepts at most "
+                f"{exc.limit} (max_response_size), so it was not read",
+            ) from None
         except GRPCError as exc:
             raise error_from_status(rpc, exc.status, exc.message) from None
         except asyncio.TimeoutError:

@@ -1,7 +1,8 @@
 """Small JSON endpoints under ``/_mmplugin/`` to drive a local host by hand (curl, tests).
 
 - ``POST /_mmplugin/posts`` ``{"message": ..., "channel_id"?: ..., "user_id"?: ..., "root_id"?: ...}``:
-  MessageWillBePosted chain, save, MessageHasBeenPosted; 201 with the post, 400 with the rejection.
+  MessageWillBePosted chain, save, MessageHasBeenPosted; 201 with the post, 400 with the rejection
+  (or with the store's error when the post cannot be saved).
 - ``POST /_mmplugin/commands`` ``{"command": "/hello x", "channel_id"?: ..., "team_id"?: ...}``:
   ExecuteCommand on the plugin that registered the trigger (else every plugin implementing it).
 - ``GET /_mmplugin/plugins``: each plugin's state, pid, restarts and hooks.
@@ -19,6 +20,7 @@ from typing import Any
 import betterproto2
 
 from mmplugin.host.actions import create_post, execute_command
+from mmplugin.host.apiserver.errors import ApiError
 from mmplugin.host.apiserver.store import Seed, Store
 from mmplugin.host.asgi import Receive, Scope, Send, read_body, respond_json
 from mmplugin.host.environment import Environment
@@ -78,7 +80,11 @@ class AdminApp:
         post = pb.Post(channel_id=str(document.get("channel_id") or self.seed.channel.id),
                        user_id=str(document.get("user_id") or self.seed.user.id),
                        root_id=str(document.get("root_id") or ""), message=str(document.get("message", "")))
-        outcome = await create_post(self.env, self.store, post)
+        try:
+            outcome = await create_post(self.env, self.store, post)
+        except ApiError as exc:  # e.g. a plugin's modified post names no channel
+            await respond_json(send, exc.status_code, {"id": exc.id, "message": exc.message})
+            return
         if outcome.dismissed:
             await respond_json(send, 200, {"dismissed": True})
         elif outcome.post is None:

@@ -154,7 +154,8 @@ class PluginProcess:
         if not raw.endswith(b"\n"):
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._proc.wait(), 2.0)
-            what = "before printing its handshake line" if not raw else f"after printing a partial line {raw!r}"
+            partial = raw.decode("utf-8", errors="replace")
+            what = "before printing its handshake line" if not raw else f"after printing a partial line {partial!r}"
             await self._fail(f"plugin {self.plugin_id!r} exited {what} ({describe_exit(self._proc.returncode)})")
         text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
         try:

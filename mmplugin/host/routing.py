@@ -24,8 +24,14 @@ _PLUGIN_ID = re.compile(r"^[A-Za-z0-9_\-.]+$")
 
 
 def split_plugin_path(raw_path: str) -> tuple[str, str] | None:
-    """``/plugins/<id>/rest`` → ``(id, "/rest")``; ``/plugins/<id>`` → ``(id, "")``; anything else None."""
+    """``/plugins/<id>/rest`` → ``(id, "/rest")``; ``/plugins/<id>`` → ``(id, "")``; anything else None.
+
+    A path with a ``.`` or ``..`` segment, percent-encoded or not, is not routed: a plugin never
+    sees one (the Mattermost server redirects such a path to its cleaned form before routing it).
+    """
     if not raw_path.startswith(PLUGIN_PREFIX):
+        return None
+    if any(segment in (".", "..") for segment in unquote(raw_path).split("/")):
         return None
     plugin_id, slash, rest = raw_path[len(PLUGIN_PREFIX):].partition("/")
     plugin_id = unquote(plugin_id)

@@ -18,8 +18,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from grpclib.client import Channel
-
 from mmplugin.host.adapter import DEFAULT_HOOK_TIMEOUT, HooksAdapter
 from mmplugin.host.counters import PluginCounters
 from mmplugin.host.errors import ActivationError, HookAppError, HostError, PluginStartError
@@ -30,6 +28,8 @@ from mmplugin.host.timing import HookTimings
 from mmplugin.manifest import Manifest
 from mmplugin.proto import goplugin, health
 from mmplugin.wire.codec import MessageCodec
+from mmplugin.wire.endpoints import WireChannel
+from mmplugin.wire.limits import FILE_RECEIVE_LIMIT
 
 SERVING = health.HealthCheckResponseServingStatus.SERVING
 
@@ -63,6 +63,8 @@ class SupervisorConfig:
     """For ``GRPCController/Shutdown`` and then for the process to exit by itself."""
     term_timeout: float = 2.0
     """Between SIGTERM and SIGKILL."""
+    max_receive_size: int = FILE_RECEIVE_LIMIT
+    """Largest message (bytes) taken from the plugin; a larger hook response fails the hook unread."""
     restart_limit: int = 3
     restart_window: float = 3600.0
     restart_delay: float = 0.5
@@ -93,7 +95,7 @@ class PluginSupervisor:
         """Successful restarts since :meth:`start`."""
         self.last_failure = ""
         self._process: PluginProcess | None = None
-        self._channel: Channel | None = None
+        self._channel: WireChannel | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
 
@@ -152,7 +154,8 @@ class PluginSupervisor:
         self._process = await PluginProcess.start(argv, self.plugin_dir, env, self.plugin_id, self.logger)
         try:
             handshake = await self._process.read_handshake(self.config.handshake_timeout)
-            self._channel = Channel(handshake.host, handshake.port, codec=MessageCodec())
+            self._channel = WireChannel(handshake.host, handshake.port, codec=MessageCodec(),
+                                           max_receive=self.config.max_receive_size)
             problem = await self._health_problem()
             if problem:
                 raise PluginStartError(f"plugin {self.plugin_id!r}: health check failed after start: {problem}")

@@ -1,5 +1,6 @@
-"""grpclib's Server with the two changes a plugin needs, on grpclib 0.4.9 (pinned) internals.
+"""grpclib's Server with the changes a plugin needs, on grpclib 0.4.9 (pinned) internals.
 
+- Received messages are limited in size, and flow control is per stream (:mod:`mmplugin.wire.endpoints`).
 - Unknown method paths: grpclib's own "method not found" reply has no ``content-type``, which
   grpc-go reports as ``Unknown`` and answers with a stream reset (SEMANTICS §7). Here every
   unknown path gets a handler that fails with UNIMPLEMENTED inside a normal grpclib stream, so the
@@ -8,8 +9,8 @@
   client with 100 slow calls open (long ServeHTTP streams, hooks waiting on something) has to queue
   every further call, fast or not. Each connection raises it to :data:`MAX_CONCURRENT_STREAMS`.
 
-grpclib has no public hook for either, hence the overrides of its private ``_mapping`` and
-``_protocol_factory`` (and the h2 connection under its ``Connection``); the tests cover both.
+grpclib has no public hook for any of them, hence the overrides of its private ``_mapping`` and
+``_protocol_factory`` (and the h2 connection under its ``Connection``); the tests cover each.
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ from typing import Any
 
 from grpclib.const import Cardinality, Handler, Status
 from grpclib.exceptions import GRPCError
-from grpclib.protocol import H2Protocol
-from grpclib.server import Server, Stream
+from grpclib.server import Stream
 from h2.settings import SettingCodes
 
 from mmplugin.proto import wkt
+from mmplugin.wire.endpoints import WireProtocol, WireServer
 
 _log = logging.getLogger("mmplugin")
 
@@ -48,7 +49,7 @@ async def _unimplemented(path: str, stream: Stream[Any, Any]) -> None:
     raise GRPCError(Status.UNIMPLEMENTED, f"unknown method {path}")
 
 
-class _Protocol(H2Protocol):
+class _Protocol(WireProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         limit: dict[SettingCodes | int, int] = {SettingCodes.MAX_CONCURRENT_STREAMS: MAX_CONCURRENT_STREAMS}
@@ -56,13 +57,11 @@ class _Protocol(H2Protocol):
         self.connection.flush()
 
 
-class PluginServer(Server):
-    """A grpclib :class:`~grpclib.server.Server` that answers unknown paths and allows many calls."""
+class PluginServer(WireServer):
+    """A :class:`~mmplugin.wire.endpoints.WireServer` that answers unknown paths and allows many calls."""
+
+    protocol_class = _Protocol
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._mapping = Routes(self._mapping)
-
-    def _protocol_factory(self) -> H2Protocol:
-        made = super()._protocol_factory()
-        return _Protocol(made.handler, made.config, made.h2_config)

@@ -14,6 +14,7 @@ from mmplugin.hooks import HOOKS, HOOKS_BY_METHOD, HOOKS_BY_NAME, Hook
 from mmplugin.http import ASGIApp, ASGIHandler, HTTPHandler, NativeHandler, Request, Response, StreamingResponse
 from mmplugin.manifest import Manifest
 from mmplugin.proto import pb
+from mmplugin.wire.limits import FILE_RECEIVE_LIMIT
 
 _UNARY = tuple(hook for hook in HOOKS if not hook.streaming)
 _METHODS = tuple(hook.method for hook in _UNARY)
@@ -56,6 +57,10 @@ class Plugin:
     """Per-handler timeouts overriding :attr:`hook_timeout`, keyed by handler name."""
     max_workers: ClassVar[int] = 8
     """Threads running ``def`` handlers; more concurrent sync calls queue."""
+    max_receive_size: ClassVar[int] = FILE_RECEIVE_LIMIT
+    """Largest message (bytes, encoded) the plugin accepts from the host: 128 MiB, enough for
+    FileWillBeUploaded with a file of Mattermost's default ``MaxFileSize`` (100 MiB). A larger one
+    fails its call with RESOURCE_EXHAUSTED before it is read, and the host treats the hook as failed."""
     shutdown_grace: ClassVar[float] = 1.5
     """Seconds running hooks get to finish when the plugin is asked to stop. go-plugin kills a
     plugin that has not exited 2 s after its Shutdown call, so a longer grace only helps under
@@ -197,6 +202,9 @@ def _check_settings(cls: type[Plugin]) -> None:
     workers = cls.max_workers
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
         raise TypeError(f"{_where(cls, 'max_workers')} must be a positive int, got {workers!r}")
+    size = cls.max_receive_size
+    if not isinstance(size, int) or isinstance(size, bool) or size < 1024:
+        raise TypeError(f"{_where(cls, 'max_receive_size')} must be a number of bytes (at least 1024), got {size!r}")
 
 
 def _check_seconds(cls: type, name: str, value: object, *, positive: bool) -> None:

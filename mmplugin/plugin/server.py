@@ -27,6 +27,7 @@ from mmplugin.plugin.runner import HookRunner
 from mmplugin.plugin.servicer import HookService, StreamHandler
 from mmplugin.plugin.services import BrokerService, ControllerService, HealthService, StdioService
 from mmplugin.plugin.startup import bind_listener, check_cookie, port_range
+from mmplugin.plugin.watchdog import stop_when_orphaned
 from mmplugin.wire.codec import MessageCodec
 from mmplugin.wire.handshake import Handshake
 
@@ -50,7 +51,8 @@ def run(plugin_class: type[Plugin]) -> NoReturn:
     It refuses to start (exit status 1, message on stderr) unless launched by a Mattermost server
     or ``mmplugin run``; reads ``plugin.json`` from the working directory; logs hclog JSON lines to
     stderr through the root logger (at INFO; ``print()`` lands there too); serves the hooks until
-    the host's Shutdown call or SIGTERM/SIGINT, lets running hooks finish within
+    the host's Shutdown call, SIGTERM/SIGINT or the host's exit (the parent process changes, see
+    :mod:`mmplugin.plugin.watchdog`), lets running hooks finish within
     ``plugin_class.shutdown_grace`` seconds, then exits with status 0.
     """
     if not (isinstance(plugin_class, type) and issubclass(plugin_class, Plugin)):
@@ -85,7 +87,8 @@ def run(plugin_class: type[Plugin]) -> NoReturn:
 
 
 def _exit(code: int, *, immediately: bool = False) -> NoReturn:
-    sys.stdout.flush()
+    with suppress(OSError):  # a host that died took the pipes with it
+        sys.stdout.flush()
     for handler in logging.getLogger().handlers:
         handler.flush()
     if immediately:
@@ -111,15 +114,17 @@ async def serve(plugin: Plugin, sock: socket.socket, handshake_out: TextIO,
     hooks = HookService(runner, lifecycle, implemented_hooks(plugin_class), streams or {})
     services: list[IServable] = [hooks, HealthService(lifecycle), ControllerService(lifecycle),
                 StdioService(lifecycle), BrokerService(lifecycle)]
-    server = PluginServer(services, codec=MessageCodec())
+    server = PluginServer(services, codec=MessageCodec(), max_receive=plugin_class.max_receive_size)
     host, port = sock.getsockname()
     await server.start(sock=sock)
     _stop_on_signals(lifecycle)
+    watchdog = asyncio.ensure_future(stop_when_orphaned(lifecycle))
     handshake_out.write(Handshake(host, port).line() + "\n")
     handshake_out.flush()
     _log.debug("plugin %s serving on %s:%d", plugin.id, host, port)
 
     await lifecycle.stopping.wait()
+    await watchdog
     if not await lifecycle.drained(plugin_class.shutdown_grace):
         _log.warning("%d call(s) still running after %g s; cancelling them",
                      lifecycle.running, plugin_class.shutdown_grace)

@@ -23,16 +23,21 @@ order of magnitude faster on structured messages. Malformed input raises :class:
 
 from __future__ import annotations
 
+import logging
 from typing import Any, TypeVar
 
 import betterproto2
+from grpclib.const import Status
 from grpclib.encoding.base import CodecBase
+from grpclib.exceptions import GRPCError
 
 from mmplugin.wire._runtime import Malformed
 from mmplugin.wire.compiler import decoder_for, message_encoder_for
 from mmplugin.wire.errors import DecodeError
 
 M = TypeVar("M", bound=betterproto2.Message)
+
+_log = logging.getLogger("mmplugin")
 
 __all__ = ["DecodeError", "MessageCodec", "decode", "encode"]
 
@@ -65,7 +70,11 @@ def decode(message_type: type[M], data: bytes | bytearray | memoryview) -> M:
 
 
 class MessageCodec(CodecBase):
-    """grpclib codec (content type ``application/grpc+proto``) for the generated dataclasses."""
+    """grpclib codec (content type ``application/grpc+proto``) for the generated dataclasses.
+
+    A received message that does not decode fails its call with status INTERNAL, as in grpc-go
+    (on a server, the caller gets that status; on a client, the call raises it), and is logged.
+    """
 
     __content_subtype__ = "proto"
 
@@ -75,4 +84,8 @@ class MessageCodec(CodecBase):
         return encode(message)
 
     def decode(self, data: bytes, message_type: Any) -> Any:
-        return decode(message_type, data)
+        try:
+            return decode(message_type, data)
+        except DecodeError as exc:
+            _log.warning("refused an undecodable gRPC message: %s", exc)
+            raise GRPCError(Status.INTERNAL, str(exc)) from None

@@ -8,21 +8,25 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from grpclib.server import Server
-
 from mmplugin.host.apiserver.handlers import ApiContext
 from mmplugin.host.apiserver.service import PluginApiService
 from mmplugin.host.apiserver.store import Store
 from mmplugin.manifest import Manifest
 from mmplugin.wire.codec import MessageCodec
+from mmplugin.wire.endpoints import WireServer
+from mmplugin.wire.limits import GO_RECEIVE_LIMIT
 
 
 class ApiServer:
-    """A running PluginAPI server for one plugin; ``target`` is what the plugin dials."""
+    """A running PluginAPI server for one plugin; ``target`` is what the plugin dials.
 
-    def __init__(self, service: PluginApiService) -> None:
+    Requests over ``max_receive_size`` bytes (4 MiB, as on the Mattermost server) fail with
+    RESOURCE_EXHAUSTED before they are read.
+    """
+
+    def __init__(self, service: PluginApiService, *, max_receive_size: int = GO_RECEIVE_LIMIT) -> None:
         self.service = service
-        self._server = Server([service], codec=MessageCodec())
+        self._server = WireServer([service], codec=MessageCodec(), max_receive=max_receive_size)
         self.target = ""
 
     async def start(self) -> None:

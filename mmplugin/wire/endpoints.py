@@ -1,0 +1,84 @@
+"""grpclib's Server and Channel as every mmplugin endpoint uses them, plugin side and host side.
+
+On top of grpclib (0.4.9, pinned), each connection of a :class:`WireServer` or :class:`WireChannel`
+
+- refuses a received message over ``max_receive`` bytes before reading it, and answers framing
+  faults with a status (:mod:`mmplugin.wire.limits`);
+- credits HTTP/2 flow control per stream, so an unread stream stalls only itself
+  (:mod:`mmplugin.wire.flow`).
+
+grpclib offers no hook for either: its ``H2Protocol`` builds the ``Connection`` (which creates the
+streams and returns flow-control credit) inside ``connection_made``. :class:`WireProtocol` turns that
+object into a :class:`WireConnection` right after, before any stream exists; both sides build their
+protocols through ``_protocol_factory``, which the classes here override.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, cast
+
+from grpclib.client import Channel
+from grpclib.protocol import H2Protocol, Stream
+from grpclib.server import Server
+
+from mmplugin.wire.flow import StreamFlowConnection
+from mmplugin.wire.limits import LimitedStream
+
+
+class WireConnection(StreamFlowConnection):
+    """grpclib's connection state, creating :class:`LimitedStream` streams."""
+
+    max_receive: int
+
+    def create_stream(self, *, stream_id: int | None = None, wrapper: Any = None) -> Stream:
+        return LimitedStream(self, self._connection, self._transport, stream_id=stream_id, wrapper=wrapper,
+                             max_receive=self.max_receive)
+
+
+class WireProtocol(H2Protocol):
+    """grpclib's HTTP/2 protocol over a :class:`WireConnection`."""
+
+    def __init__(self, *args: Any, max_receive: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_receive = max_receive
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.connection.__class__ = WireConnection
+        cast(WireConnection, self.connection).max_receive = self.max_receive
+
+
+def _check(max_receive: int) -> int:
+    if not isinstance(max_receive, int) or isinstance(max_receive, bool) or max_receive < 0:
+        raise ValueError(f"max_receive must be a number of bytes, got {max_receive!r}")
+    return max_receive
+
+
+class WireServer(Server):
+    """A grpclib :class:`~grpclib.server.Server` refusing requests over ``max_receive`` bytes."""
+
+    protocol_class: type[WireProtocol] = WireProtocol
+
+    def __init__(self, *args: Any, max_receive: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_receive = _check(max_receive)
+
+    def _protocol_factory(self) -> H2Protocol:
+        made = super()._protocol_factory()
+        return self.protocol_class(made.handler, made.config, made.h2_config, max_receive=self.max_receive)
+
+
+class WireChannel(Channel):
+    """A grpclib :class:`~grpclib.client.Channel` refusing responses over ``max_receive`` bytes."""
+
+    def __init__(self, *args: Any, max_receive: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_receive = _check(max_receive)
+
+    def _protocol_factory(self) -> H2Protocol:
+        made = super()._protocol_factory()
+        return WireProtocol(made.handler, made.config, made.h2_config, max_receive=self.max_receive)
+
+
+__all__ = ["WireChannel", "WireConnection", "WireProtocol", "WireServer"]

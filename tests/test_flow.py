@@ -1,0 +1,105 @@
+"""Flow control is per stream (mmplugin.wire.flow): data nobody reads yet holds back its own stream
+only. Before, grpclib credited the shared connection window only on read, so 4 MiB unread on one
+stream stopped every hook on the connection until its deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from host_support import FAST
+from plugin_process import write_plugin
+
+from mmplugin.host.supervisor import PluginSupervisor
+from mmplugin.manifest import load_manifest
+from mmplugin.proto import pb
+
+MIB = 1 << 20
+
+PLUGIN = """
+    import asyncio
+
+    import mmplugin
+    from mmplugin.http import Response, StreamingResponse
+    from mmplugin.proto import pb
+
+    RELEASE = asyncio.Event()
+
+
+    async def blocks(size):
+        for _ in range(size // 65536):
+            yield b"d" * 65536
+
+
+    class Flow(mmplugin.Plugin):
+        async def serve_http(self, plugin_context, request):
+            if request.path == "/upload":  # reads its body only once released
+                await RELEASE.wait()
+                return Response(b"%d" % len(await request.body()))
+            return StreamingResponse(blocks(int(request.query["size"])), flush=False)
+
+        async def message_will_be_posted(self, plugin_context, post):
+            return pb.Post(message=post.message + " ok")
+
+        async def on_web_socket_connect(self, web_conn_id, user_id):
+            RELEASE.set()
+
+
+    mmplugin.run(Flow)
+"""
+
+
+class Sink:
+    """A ServeHTTP response sink whose writes wait until ``release`` is set (a client not reading)."""
+
+    def __init__(self, *, reading: bool = False) -> None:
+        self.release = asyncio.Event()
+        if reading:
+            self.release.set()
+        self.status = 0
+        self.received = 0
+
+    async def start(self, status: int, headers: list[tuple[str, str]]) -> None:
+        self.status = status
+
+    async def write(self, data: bytes) -> None:
+        await self.release.wait()
+        self.received += len(data)
+
+
+async def upload(size: int) -> AsyncIterator[bytes]:
+    for _ in range(size // (64 * 1024)):
+        yield b"u" * (64 * 1024)
+
+
+async def test_unread_streams_in_either_direction_do_not_hold_back_hooks(tmp_path: Path) -> None:
+    directory = write_plugin(tmp_path / "flow", PLUGIN)
+    config = dataclasses.replace(FAST, hook_timeout=5.0)
+    sup = PluginSupervisor(directory, load_manifest(directory), "127.0.0.1:9", config)
+    await sup.start()
+    try:
+        hooks = sup.hooks
+        assert hooks is not None
+        # Plugin side: two 8 MiB uploads the handler has not started reading.
+        readers = [Sink(reading=True), Sink(reading=True)]
+        uploads = [asyncio.ensure_future(hooks.serve_http(
+            pb.ServeHttpRequestInit(method="POST", url="/upload", content_length=8 * MIB), upload(8 * MIB), sink))
+            for sink in readers]
+        # Host side: two 16 MiB downloads whose HTTP client does not read.
+        slow = [Sink(), Sink()]
+        downloads = [asyncio.ensure_future(hooks.serve_http(
+            pb.ServeHttpRequestInit(method="GET", url="/download?size=16777216"), None, sink)) for sink in slow]
+        await asyncio.sleep(1.0)  # time for the windows to fill
+        posted = await asyncio.gather(*(hooks.message_will_be_posted(pb.Post(message=f"m{n}")) for n in range(20)))
+        assert posted == [(pb.Post(message=f"m{n} ok"), "") for n in range(20)]
+        assert not any(task.done() for task in (*uploads, *downloads))
+        await hooks.invoke("OnWebSocketConnect")
+        for sink in slow:
+            sink.release.set()
+        assert await asyncio.gather(*uploads, *downloads) == [200] * 4
+        assert [sink.received for sink in slow] == [16 * MIB] * 2
+        assert [sink.received for sink in readers] == [len(b"8388608")] * 2
+    finally:
+        await sup.stop()
