@@ -88,6 +88,8 @@ def raw_call(address: str, path: str, chunks: Iterable[bytes], *, timeout: float
             except ConnectionError:
                 done = True
                 return
+            finally:  # sends below and in the caller block (a non-blocking sendall can stop half-way)
+                sock.settimeout(max(0.01, deadline - time.monotonic()))
             if not data:
                 done = True
                 return

@@ -130,14 +130,20 @@ async def test_returning_from_the_handler_ends_a_started_response() -> None:
 
 
 async def test_a_write_cut_short_resets_the_stream_instead_of_ending_it_cleanly() -> None:
+    gave_up = asyncio.Event()
+
     async def impatient(request: Request, writer: ResponseWriter) -> None:
         await writer.start(200)
-        with contextlib.suppress(asyncio.TimeoutError):  # the host reads nothing: the write cannot finish
-            await asyncio.wait_for(writer.write(b"w" * (32 * 1024 * 1024)), 0.2)
+        try:  # the host reads nothing until the handler gives up: the write cannot finish
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(writer.write(b"w" * (32 * 1024 * 1024)), 0.2)
+        finally:
+            gave_up.set()
 
     async def read_everything(served: Served) -> None:
         async with served.open() as stream:
             await stream.send_message(pb.ServeHttpRequest(init=make_init(), body_complete=True), end=True)
+            await asyncio.wait_for(gave_up.wait(), 20)
             async for _ in stream:
                 pass
 
