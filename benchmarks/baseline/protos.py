@@ -7,6 +7,7 @@ temporary directory, whose path the driver hands to its plugin in ``MMPLUGIN_BEN
 
 from __future__ import annotations
 
+import compileall
 import os
 import subprocess
 import sys
@@ -26,6 +27,7 @@ def compile_protos(out: Path) -> Path:
     )
     if done.returncode:
         raise RuntimeError(f"grpc_tools.protoc failed on protos/: {done.stderr.strip()}")
+    compileall.compile_dir(out, quiet=2)  # imported from bytecode, like mmplugin's modules in the run
     return out
 
 

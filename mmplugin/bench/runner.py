@@ -8,6 +8,7 @@ ratios stay meaningful. Every driver command has a timeout, so a run always ends
 from __future__ import annotations
 
 import asyncio
+import compileall
 import datetime
 import json
 import os
@@ -17,6 +18,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+
+import mmplugin_proto
 
 import mmplugin
 from mmplugin.bench.machine import describe_machine, load_average
@@ -43,6 +46,21 @@ def benchmarks_dir() -> Path:
         raise BenchError(f"benchmark drivers not found at {folder}: run `mmplugin bench` from a source "
                          "checkout (pip install -e '.[bench]'); the benchmarks/ folder is not in the wheel")
     return folder
+
+
+def precompile(bench_dir: Path) -> list[str]:
+    """Byte-compile the Python code the stacks import, as ``pip install`` does for installed packages.
+
+    Imports then read bytecode, not source: with ``PYTHONDONTWRITEBYTECODE`` set, or from an editable
+    install, every fresh plugin process would otherwise compile our modules (the generated messages
+    are 20,000 lines) while the baseline's site-packages come compiled. Returns the folders that
+    could not be compiled (read-only, say), for the report's notes.
+    """
+    failed = []
+    for folder in (Path(mmplugin.__file__).parent, Path(mmplugin_proto.__file__).parent, bench_dir):
+        if not compileall.compile_dir(folder, quiet=2):
+            failed.append(str(folder))
+    return failed
 
 
 class DriverProcess:
@@ -176,6 +194,8 @@ def run_bench(quick: bool = False, out_dir: str | Path = "bench-results", *, pro
     machine = describe_machine()
     created = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     started = time.perf_counter()
+    notes += [f"could not byte-compile {folder}: its imports include compiling source"
+              for folder in precompile(benchmarks_dir())]
     raw = asyncio.run(_measure(chosen, selected, log_dir, say))
     machine["load_average_end"] = load_average()
     report = build_report(profile=chosen, stacks=selected, cases=cases(chosen), raw=raw, machine=machine,
