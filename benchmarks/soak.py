@@ -1,10 +1,11 @@
 """Soak: a real host (``mmplugin run``) and plugin under steady mixed load; are memory and fds flat?
 
 Starts ``mmplugin run`` on a generated plugin, then keeps ``--workers`` HTTP clients busy for
-``--minutes`` with a mix of: posts through the admin endpoint (MessageWillBePosted, then
-MessageHasBeenPosted, whose handler writes the KV store through the PluginAPI), slash commands
-(ExecuteCommand, a sync handler reading the KV store through the blocking API client), 256 KiB
-ServeHTTP echoes, 1 MiB downloads and short server-sent event streams. Every ``--interval``
+``--minutes`` with a mix of: posts through the admin endpoint (MessageWillBePosted, whose handler
+dismisses them: a saved post stays in the host's in-memory store, data that would grow with the
+run and hide or mimic a leak), slash commands (ExecuteCommand, a sync handler writing and reading
+the KV store through the blocking API client), 256 KiB ServeHTTP echoes, 1 MiB downloads and short
+server-sent event streams. Every ``--interval``
 seconds it samples RSS and open file descriptors of the host and the plugin process (Linux /proc).
 
 After the warm-up (the first fifth of the run, at least one sample), a series counts as flat when
@@ -44,9 +45,9 @@ DOWNLOAD_SIZE = MIB
 
 PLUGIN_SOURCE = '''
 import asyncio
-import dataclasses
 
 import mmplugin
+from mmplugin import DISMISS_POST, Reject
 from mmplugin.http import Response, StreamingResponse
 from mmplugin.proto import pb
 
@@ -68,12 +69,12 @@ class Soak(mmplugin.Plugin):
         await self.api.register_command(command=pb.Command(trigger="soak"))
 
     async def message_will_be_posted(self, plugin_context, post):
-        return dataclasses.replace(post, message=post.message + " (soaked)")
-
-    async def message_has_been_posted(self, plugin_context, post):
-        await self.api.kv_set(key="last", value=post.message.encode())
+        if not post.message.startswith("post "):
+            return Reject("unexpected post")
+        return Reject(DISMISS_POST)
 
     def execute_command(self, plugin_context, args):
+        self.sync_api.kv_set(key="last", value=args.command.encode())
         last = self.sync_api.kv_get(key="last")
         return pb.CommandResponse(text=f"{args.command} after {len(last)} bytes")
 
@@ -163,7 +164,7 @@ async def one_request(client: httpx.AsyncClient, kind: str, n: int) -> str:
     base = f"/plugins/{PLUGIN_ID}"
     if kind == "post":
         response = await client.post("/_mmplugin/posts", json={"message": f"post {n}"})
-        ok = response.status_code == 201 and response.json()["message"] == f"post {n} (soaked)"
+        ok = response.status_code == 200 and response.json() == {"dismissed": True}
     elif kind == "command":
         response = await client.post("/_mmplugin/commands", json={"command": f"/soak {n}"})
         results = response.json().get("results", []) if response.status_code == 200 else []

@@ -90,6 +90,8 @@ class Behaviour(mmplugin.Plugin):
             await asyncio.sleep(60)
         if text == "raise":
             raise RuntimeError("boom")
+        if text == "own-timeout":  # the handler's own TimeoutError is a failure, not its deadline
+            raise TimeoutError("upstream slow")
         if text == "reject":
             return Reject("not here")
         if text == "dismiss":
@@ -147,6 +149,7 @@ def post(text: str) -> pb.MessageWillBePostedRequest:
     ("response", pb.MessageWillBePostedResponse(rejection_reason="as a response")),
     ("hookerror", pb.MessageWillBePostedResponse(rejection_reason="custom reason")),
     ("raise", pb.MessageWillBePostedResponse(rejection_reason="RuntimeError: boom")),
+    ("own-timeout", pb.MessageWillBePostedResponse(rejection_reason="TimeoutError: upstream slow")),
 ])
 async def test_message_will_be_posted_answers(behaviour_channel: Channel, text: str, expected: Any) -> None:
     reply = await call(behaviour_channel, "MessageWillBePosted", post(text))

@@ -11,7 +11,8 @@ import concurrent.futures
 import contextvars
 import inspect
 import logging
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import betterproto2
@@ -49,22 +50,15 @@ class HookRunner:
         seconds = timeout_for(type(self._plugin), hook)
         if budget is not None:
             seconds = max(0.0, min(seconds, budget))
-        call = asyncio.ensure_future(self._call(hook, request))
         try:
-            done, _ = await asyncio.wait({call}, timeout=seconds)
-        finally:
-            if not call.done():
-                call.cancel()
-                call.add_done_callback(_log_late_failure(hook))
-        if not done:
+            return to_response(hook, await _within(seconds, self._call(hook, request), hook))
+        except _Expired:
             handler = self._handlers.get(hook.name)
             abandoned = handler is not None and not inspect.iscoroutinefunction(handler)
             _log.error("%s did not answer within %.3g s%s", hook.method, seconds,
                        "; its thread cannot be stopped and is abandoned" if abandoned else "; cancelled",
                        extra={"hook": hook.name})
             return error_response(hook, HookError(f"{hook.method} did not answer within {seconds:.3g} s"))
-        try:
-            return to_response(hook, call.result())
         except Exception as exc:
             _log.error("%s failed: %s", hook.method, describe(exc), exc_info=exc, extra={"hook": hook.name})
             return error_response(hook, exc)
@@ -103,6 +97,38 @@ class HookRunner:
         self._threads.add(future)
         future.add_done_callback(self._threads.discard)
         return await asyncio.wrap_future(future)
+
+
+class _Expired(Exception):
+    """The handler did not answer within its time (its own TimeoutError stays a handler failure)."""
+
+
+if sys.version_info >= (3, 11):
+
+    async def _within(seconds: float, call: Coroutine[Any, Any, Any], hook: Hook) -> Any:
+        """``await call`` in this task, cancelled after ``seconds``: a fast handler costs no extra task."""
+        try:
+            async with asyncio.timeout(seconds) as scope:
+                return await call
+        except TimeoutError:
+            if scope.expired():
+                raise _Expired from None
+            raise
+
+else:  # Python 3.10: no asyncio.timeout; run the call as its own task and wait for it
+
+    async def _within(seconds: float, call: Coroutine[Any, Any, Any], hook: Hook) -> Any:
+        """``await call`` as a task, cancelled (and left to log a late failure) after ``seconds``."""
+        task = asyncio.ensure_future(call)
+        try:
+            done, _ = await asyncio.wait({task}, timeout=seconds)
+        finally:
+            if not task.done():
+                task.cancel()
+                task.add_done_callback(_log_late_failure(hook))
+        if not done:
+            raise _Expired
+        return task.result()
 
 
 def _log_late_failure(hook: Hook) -> Callable[[asyncio.Future[Any]], None]:
