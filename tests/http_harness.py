@@ -7,10 +7,12 @@ import socket
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from grpclib.client import Channel
 from grpclib.client import Stream as ClientStream
 from grpclib.const import Cardinality, Handler
+from grpclib.protocol import H2Protocol
 from grpclib.server import Server
 from multidict import CIMultiDict
 
@@ -63,9 +65,29 @@ class Served:
         return [task for h in self.server._handlers for task in h._tasks.values() if not task.done()]
 
 
+class TrackingServer(Server):
+    """grpclib's Server, keeping its connections' transports: before Python 3.12 closing the server
+    leaves them open, and one the test's event loop outlives is reported unclosed in a later test."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.transports: list[asyncio.BaseTransport] = []
+
+    def _protocol_factory(self) -> H2Protocol:
+        protocol = super()._protocol_factory()
+        made = protocol.connection_made
+
+        def connection_made(transport: asyncio.BaseTransport) -> None:
+            self.transports.append(transport)
+            made(transport)
+
+        protocol.connection_made = connection_made  # type: ignore[method-assign]
+        return protocol
+
+
 @asynccontextmanager
 async def serving(handler: HTTPHandler) -> AsyncIterator[Served]:
-    server = Server([ServeHTTPOnly(handler)], codec=MessageCodec())
+    server = TrackingServer([ServeHTTPOnly(handler)], codec=MessageCodec())
     sock = listen_socket()
     await server.start(sock=sock)
     channel = Channel("127.0.0.1", sock.getsockname()[1], codec=MessageCodec())
@@ -79,6 +101,9 @@ async def serving(handler: HTTPHandler) -> AsyncIterator[Served]:
             await asyncio.wait_for(server.wait_closed(), 10)
         except asyncio.TimeoutError:
             raise AssertionError("a client connection to the test server is still open") from None
+        finally:
+            for transport in server.transports:
+                transport.close()
 
 
 def make_init(

@@ -5,7 +5,9 @@ On top of grpclib (0.4.9, pinned), each connection of a :class:`WireServer` or :
 - refuses a received message over ``max_receive`` bytes before reading it, and answers framing
   faults with a status (:mod:`mmplugin.wire.limits`);
 - credits HTTP/2 flow control per stream, so an unread stream stalls only itself
-  (:mod:`mmplugin.wire.flow`).
+  (:mod:`mmplugin.wire.flow`);
+- accepts DATA frames of up to :data:`MAX_FRAME_SIZE`, so a peer that honours it (another
+  mmplugin endpoint) sends a 64 KiB body chunk as one frame instead of five.
 
 grpclib offers no hook for either: its ``H2Protocol`` builds the ``Connection`` (which creates the
 streams and returns flow-control credit) inside ``connection_made``. :class:`WireProtocol` turns that
@@ -21,9 +23,13 @@ from typing import Any, cast
 from grpclib.client import Channel
 from grpclib.protocol import H2Protocol, Stream
 from grpclib.server import Server
+from h2.settings import SettingCodes
 
 from mmplugin.wire.flow import StreamFlowConnection
 from mmplugin.wire.limits import LimitedStream
+
+#: The largest frame this endpoint accepts (HTTP/2's default is 16 KiB; a ServeHTTP chunk is 64 KiB).
+MAX_FRAME_SIZE = 256 * 1024
 
 
 class WireConnection(StreamFlowConnection):
@@ -47,6 +53,8 @@ class WireProtocol(H2Protocol):
         super().connection_made(transport)
         self.connection.__class__ = WireConnection
         cast(WireConnection, self.connection).max_receive = self.max_receive
+        self.connection._connection.update_settings({SettingCodes.MAX_FRAME_SIZE: MAX_FRAME_SIZE})
+        self.connection.flush()
 
 
 def _check(max_receive: int) -> int:
