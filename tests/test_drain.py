@@ -5,6 +5,7 @@ cancelled and the process still exits 0 without waiting."""
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ NOT_SERVING = health.HealthCheckResponseServingStatus.NOT_SERVING
 
 DRAIN = """
     import asyncio
+    import logging
     from pathlib import Path
 
     import mmplugin
@@ -36,6 +38,7 @@ DRAIN = """
         shutdown_grace = {grace}
 
         async def execute_command(self, plugin_context, args):
+            logging.info("started %s", args.command)
             if args.command == "/wait":
                 await released()
             if args.command == "/forever":
@@ -58,6 +61,14 @@ def command(text: str) -> pb.ExecuteCommandRequest:
     return pb.ExecuteCommandRequest(args=pb.CommandArgs(command=text))
 
 
+def wait_for_started(process: PluginProcess, text: str, count: int = 1, timeout: float = 20.0) -> None:
+    """Until ``count`` handlers of command ``text`` run in the plugin (a loaded machine may be slow to send)."""
+    deadline = time.monotonic() + timeout
+    while sum(log.message == f"started {text}" for log in process.logs()) < count:
+        assert time.monotonic() < deadline, f"fewer than {count} hooks started; stderr: {process.stderr_lines}"
+        time.sleep(0.01)
+
+
 async def test_shutdown_lets_hooks_and_http_streams_in_flight_finish(tmp_path: Path) -> None:
     directory = write_plugin(tmp_path / "drain", DRAIN.format(grace=20.0))
     process = PluginProcess(directory)
@@ -76,6 +87,7 @@ async def test_shutdown_lets_hooks_and_http_streams_in_flight_finish(tmp_path: P
                 first = await stream.recv_message()
                 assert first is not None
             assert first.body_chunk == b"first\n"
+            await asyncio.to_thread(wait_for_started, process, "/wait", len(hooks))
             assert await call(channel, SHUTDOWN, goplugin.Empty(), goplugin.Empty) == goplugin.Empty()
             status = await call(channel, "/grpc.health.v1.Health/Check", health.HealthCheckRequest(service="plugin"),
                                 health.HealthCheckResponse)
@@ -101,7 +113,7 @@ async def test_calls_past_the_grace_are_cancelled_and_the_plugin_exits(tmp_path:
     channel = process.channel()
     try:
         forever = asyncio.ensure_future(call(channel, "ExecuteCommand", command("/forever"), timeout=None))
-        await asyncio.sleep(0.2)
+        await asyncio.to_thread(wait_for_started, process, "/forever")
         await call(channel, SHUTDOWN, goplugin.Empty(), goplugin.Empty)
         with pytest.raises((GRPCError, StreamTerminatedError)):
             await asyncio.wait_for(forever, 10)
