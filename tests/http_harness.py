@@ -12,6 +12,7 @@ from typing import Any
 from grpclib.client import Channel
 from grpclib.client import Stream as ClientStream
 from grpclib.const import Cardinality, Handler
+from grpclib.exceptions import GRPCError
 from grpclib.protocol import H2Protocol
 from grpclib.server import Server
 from multidict import CIMultiDict
@@ -184,3 +185,17 @@ async def call(served: Served, init: pb.ServeHttpRequestInit, body: bytes = b"")
             if sender is not None:
                 sender.cancel()
     return Reply.parse(replies)
+
+
+async def exchange_failing_after_start(handler: HTTPHandler) -> tuple[list[pb.ServeHttpResponse | None], GRPCError]:
+    """A bodiless request to a handler that fails once its response has started: the two messages
+    that arrived, and the status that ended the stream instead of trailers with OK."""
+    async with serving(handler) as served, served.open() as stream:
+        await stream.send_message(pb.ServeHttpRequest(init=make_init(), body_complete=True), end=True)
+        received = [await stream.recv_message(), await stream.recv_message()]
+        assert await stream.recv_message() is None
+        try:
+            await stream.recv_trailing_metadata()
+        except GRPCError as failure:
+            return received, failure
+    raise AssertionError("the stream ended with OK")

@@ -12,8 +12,7 @@ import fastapi
 import pydantic
 import pytest
 from grpclib.const import Status
-from grpclib.exceptions import GRPCError
-from http_harness import PLUGIN_ID, Reply, Served, call, make_init, serving
+from http_harness import PLUGIN_ID, Reply, Served, call, exchange_failing_after_start, make_init, serving
 from starlette.applications import Starlette
 from starlette.requests import Request as StarletteRequest
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
@@ -213,13 +212,8 @@ async def test_an_app_failing_after_its_response_started_ends_the_stream_with_an
         await send({"type": "http.response.body", "body": b"x", "more_body": False})
         await send({"type": "http.response.body", "body": b"y", "more_body": False})
 
-    async with serving(ASGIHandler(app)) as served, served.open() as stream:
-        await stream.send_message(pb.ServeHttpRequest(init=make_init(), body_complete=True), end=True)
-        received = [await stream.recv_message(), await stream.recv_message()]
-        assert await stream.recv_message() is None
-        with pytest.raises(GRPCError) as failure:
-            await stream.recv_trailing_metadata()
-    assert failure.value.status is Status.INTERNAL
+    received, failure = await exchange_failing_after_start(ASGIHandler(app))
+    assert failure.status is Status.INTERNAL
     assert received[1] is not None
     assert received[1].body_complete
 

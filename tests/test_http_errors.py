@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator
 import h2.exceptions
 import pytest
 from grpclib.const import Status
-from grpclib.exceptions import GRPCError, StreamTerminatedError
-from http_harness import Reply, Served, call, make_init, serving
+from grpclib.exceptions import StreamTerminatedError
+from http_harness import Reply, Served, call, exchange_failing_after_start, make_init, serving
 
 from mmplugin.http import NativeHandler, Request, Response, ResponseWriter, StreamingResponse
 from mmplugin.http._io import StreamBody
@@ -66,14 +66,9 @@ async def test_a_handler_raising_mid_response_ends_the_stream_with_an_error_stat
 
         return StreamingResponse(chunks())
 
-    async with serving(NativeHandler(half)) as served, served.open() as stream:
-        await stream.send_message(pb.ServeHttpRequest(init=make_init(), body_complete=True), end=True)
-        received = [await stream.recv_message(), await stream.recv_message()]
-        assert await stream.recv_message() is None
-        with pytest.raises(GRPCError) as failure:
-            await stream.recv_trailing_metadata()
-    assert failure.value.status is Status.INTERNAL
-    assert failure.value.message == "handler failed after the response started: RuntimeError"
+    received, failure = await exchange_failing_after_start(NativeHandler(half))
+    assert failure.status is Status.INTERNAL
+    assert failure.message == "handler failed after the response started: RuntimeError"
     assert received[1] is not None
     assert received[1].body_chunk == b"partial"
     assert not any(m is not None and m.body_complete for m in received)
