@@ -78,6 +78,9 @@ def main() -> None:
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args()
+    # The plugin runs in a directory of its own: a relative PYTHONPATH would not find benchmarks/.
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        os.path.abspath(part) for part in os.environ.get("PYTHONPATH", "").split(os.pathsep) if part)
     started = time.perf_counter()
     paths = Path(f"{args.out}-plugin.prof"), Path(f"{args.out}-host.prof")
     for path in paths:
