@@ -20,10 +20,11 @@ from typing import Any
 
 from grpclib.const import Status
 from grpclib.exceptions import GRPCError
-from grpclib.server import Server
 
 from mmplugin.proto import pb
 from mmplugin.wire.codec import MessageCodec
+from mmplugin.wire.endpoints import WireServer
+from mmplugin.wire.limits import FILE_RECEIVE_LIMIT
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICE = "mattermost.pluginapi.v1.PluginAPI"
@@ -123,7 +124,7 @@ class GrpclibHost(pb.PluginApiBase):
 async def serve_grpclib(host: GrpclibHost) -> AsyncIterator[str]:
     """Serve ``host`` on 127.0.0.1 inside the running loop; yields the target ``"127.0.0.1:PORT"``."""
     sock = listen_socket()
-    server = Server([host], codec=MessageCodec())
+    server = WireServer([host], codec=MessageCodec(), max_receive=FILE_RECEIVE_LIMIT)
     await server.start(sock=sock)
     try:
         yield f"127.0.0.1:{sock.getsockname()[1]}"

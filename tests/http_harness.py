@@ -7,19 +7,18 @@ import socket
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
 
 from grpclib.client import Channel
 from grpclib.client import Stream as ClientStream
 from grpclib.const import Cardinality, Handler
 from grpclib.exceptions import GRPCError
-from grpclib.protocol import H2Protocol
-from grpclib.server import Server
 from multidict import CIMultiDict
 
 from mmplugin.http import HTTPHandler, ServeHTTPStream, serve_http_stream
 from mmplugin.proto import pb
 from mmplugin.wire.codec import MessageCodec
+from mmplugin.wire.endpoints import WireServer
+from mmplugin.wire.limits import FILE_RECEIVE_LIMIT
 from mmplugin.wire.servehttp import CHUNK_SIZE, header_pairs
 
 SERVE_HTTP = "/mattermost.pluginapi.v1.PluginHooks/ServeHTTP"
@@ -53,7 +52,7 @@ def listen_socket() -> socket.socket:
 
 @dataclass
 class Served:
-    server: Server
+    server: WireServer
     channel: Channel
     port: int
 
@@ -66,29 +65,10 @@ class Served:
         return [task for h in self.server._handlers for task in h._tasks.values() if not task.done()]
 
 
-class TrackingServer(Server):
-    """grpclib's Server, keeping its connections' transports: before Python 3.12 closing the server
-    leaves them open, and one the test's event loop outlives is reported unclosed in a later test."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.transports: list[asyncio.BaseTransport] = []
-
-    def _protocol_factory(self) -> H2Protocol:
-        protocol = super()._protocol_factory()
-        made = protocol.connection_made
-
-        def connection_made(transport: asyncio.BaseTransport) -> None:
-            self.transports.append(transport)
-            made(transport)
-
-        protocol.connection_made = connection_made  # type: ignore[method-assign]
-        return protocol
-
-
 @asynccontextmanager
 async def serving(handler: HTTPHandler) -> AsyncIterator[Served]:
-    server = TrackingServer([ServeHTTPOnly(handler)], codec=MessageCodec())
+    # The plugin's own server class: its flow control and frame size, and it closes its connections.
+    server = WireServer([ServeHTTPOnly(handler)], codec=MessageCodec(), max_receive=FILE_RECEIVE_LIMIT)
     sock = listen_socket()
     await server.start(sock=sock)
     channel = Channel("127.0.0.1", sock.getsockname()[1], codec=MessageCodec())
@@ -102,9 +82,6 @@ async def serving(handler: HTTPHandler) -> AsyncIterator[Served]:
             await asyncio.wait_for(server.wait_closed(), 10)
         except asyncio.TimeoutError:
             raise AssertionError("a client connection to the test server is still open") from None
-        finally:
-            for transport in server.transports:
-                transport.close()
 
 
 def make_init(

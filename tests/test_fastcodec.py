@@ -28,7 +28,6 @@ import pytest
 from google.protobuf.message import DecodeError as GoogleDecodeError
 from google_protos import google_message_classes
 from grpclib.client import Channel
-from grpclib.server import Server
 from hypothesis import given
 from hypothesis import strategies as st
 from strategies import PROPERTY_SETTINGS, messages
@@ -36,6 +35,8 @@ from strategies import PROPERTY_SETTINGS, messages
 from mmplugin.proto import goplugin, health, pb, wkt
 from mmplugin.wire import codec, compiler
 from mmplugin.wire.codec import DecodeError, MessageCodec, decode, encode
+from mmplugin.wire.endpoints import WireServer
+from mmplugin.wire.limits import FILE_RECEIVE_LIMIT
 
 SAMPLE_PROTOS = Path(__file__).resolve().parent / "protos"
 HOT = [
@@ -457,7 +458,7 @@ class EchoHooks(pb.PluginHooksBase):
 async def test_grpcio_client_reads_what_the_codec_serves(google: Any) -> None:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
-    server = Server([EchoHooks()], codec=MessageCodec())
+    server = WireServer([EchoHooks()], codec=MessageCodec(), max_receive=FILE_RECEIVE_LIMIT)
     await server.start(sock=sock)
     request_cls, response_cls = google(pb.MessageWillBePostedRequest), google(pb.MessageWillBePostedResponse)
     try:

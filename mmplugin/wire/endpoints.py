@@ -6,6 +6,9 @@ On top of grpclib (0.4.9, pinned), each connection of a :class:`WireServer` or :
   faults with a status (:mod:`mmplugin.wire.limits`);
 - credits HTTP/2 flow control per stream, so an unread stream stalls only itself
   (:mod:`mmplugin.wire.flow`);
+- once closed, a server also closes the connections its clients left open (in ``wait_closed()``,
+  after grpclib's handlers have written their last frames): asyncio's ``Server.close()`` only
+  stops listening before Python 3.13, and grpclib only cancels handlers;
 - accepts DATA frames of up to :data:`MAX_FRAME_SIZE`, so a peer that honours it (another
   mmplugin endpoint) sends a 64 KiB body chunk as one frame instead of five.
 
@@ -43,11 +46,14 @@ class WireConnection(StreamFlowConnection):
 
 
 class WireProtocol(H2Protocol):
-    """grpclib's HTTP/2 protocol over a :class:`WireConnection`."""
+    """grpclib's HTTP/2 protocol over a :class:`WireConnection`; ``open_connections``, when given,
+    holds the protocol while its connection is open."""
 
-    def __init__(self, *args: Any, max_receive: int, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, max_receive: int, open_connections: set[WireProtocol] | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.max_receive = max_receive
+        self._open_connections = open_connections
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -55,6 +61,17 @@ class WireProtocol(H2Protocol):
         cast(WireConnection, self.connection).max_receive = self.max_receive
         self.connection._connection.update_settings({SettingCodes.MAX_FRAME_SIZE: MAX_FRAME_SIZE})
         self.connection.flush()
+        if self._open_connections is not None:
+            self._open_connections.add(self)
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        if self._open_connections is not None:
+            self._open_connections.discard(self)
+        super().connection_lost(exc)
+
+    def close_connection(self) -> None:
+        """Close the transport (what was written still goes out first)."""
+        self.connection._transport.close()
 
 
 def _check(max_receive: int) -> int:
@@ -71,10 +88,21 @@ class WireServer(Server):
     def __init__(self, *args: Any, max_receive: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.max_receive = _check(max_receive)
+        self._open_connections: set[WireProtocol] = set()
 
     def _protocol_factory(self) -> H2Protocol:
         made = super()._protocol_factory()
-        return self.protocol_class(made.handler, made.config, made.h2_config, max_receive=self.max_receive)
+        return self.protocol_class(made.handler, made.config, made.h2_config, max_receive=self.max_receive,
+                                   open_connections=self._open_connections)
+
+    async def wait_closed(self) -> None:
+        """After ``close()``: wait for grpclib's handlers, close every client connection, then wait
+        for the listening socket (which from Python 3.12 also waits for those connections)."""
+        if self._handlers:
+            await asyncio.wait({asyncio.ensure_future(handler.wait_closed()) for handler in self._handlers})
+        for protocol in list(self._open_connections):
+            protocol.close_connection()
+        await super().wait_closed()
 
 
 class WireChannel(Channel):
