@@ -17,25 +17,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
-import re
-import socket
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from http_memory import MIB, memory_kib, parse_size, reset_peak, sample_peak
+from soak import start_host
+
+from mmplugin.wire.servehttp import CHUNK_SIZE as CHUNK
 
 ROOT = Path(__file__).resolve().parent.parent
 PLUGIN_ID = "com.example.hello"
-CHUNK = 64 * 1024
-SERVING = re.compile(r"serving on http://127\.0\.0\.1:(\d+)")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def child_pids(pid: int) -> list[int]:
@@ -43,28 +36,6 @@ def child_pids(pid: int) -> list[int]:
     for task in Path(f"/proc/{pid}/task").iterdir():
         children += [int(child) for child in (task / "children").read_text().split()]
     return children
-
-
-async def start_host() -> tuple[asyncio.subprocess.Process, int, asyncio.Task[None]]:
-    """``mmplugin run`` on a free port, once it says it is serving; and the task reading its output."""
-    host = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "mmplugin.cli", "run", str(ROOT / "examples" / "hello"), "--port", str(free_port()),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL,
-    )
-    assert host.stdout is not None
-    seen: list[str] = []
-    while True:
-        line = (await asyncio.wait_for(host.stdout.readline(), 60)).decode()
-        if not line:
-            raise SystemExit("mmplugin run exited before serving:\n" + "".join(seen))
-        seen.append(line)
-        if match := SERVING.search(line):
-            return host, int(match[1]), asyncio.ensure_future(_drain(host.stdout))
-
-
-async def _drain(stream: asyncio.StreamReader) -> None:
-    while await stream.readline():
-        pass
 
 
 async def post_echo(port: int, size: int, block: bytes) -> tuple[int, int, bytes]:
@@ -106,7 +77,13 @@ async def post_echo(port: int, size: int, block: bytes) -> tuple[int, int, bytes
 
 
 async def run(size: int, limit_mib: float) -> int:
-    host, port, output = await start_host()
+    with tempfile.TemporaryDirectory() as tmp:
+        return await measure(size, limit_mib, Path(tmp) / "host.log")
+
+
+async def measure(size: int, limit_mib: float, log: Path) -> int:
+    host, url = await start_host(ROOT / "examples" / "hello", log)
+    port = int(url.rsplit(":", 1)[1])
     try:
         (plugin_pid,) = child_pids(host.pid)
         block = bytes(range(256)) * (CHUNK // 256)
@@ -129,7 +106,6 @@ async def run(size: int, limit_mib: float) -> int:
     finally:
         host.terminate()
         await asyncio.wait_for(host.wait(), 30)
-        output.cancel()
     exact = status == 200 and echoed == size and digest == expected.digest()
     print(f"echoed {echoed / MIB:.0f} MiB through the front (status {status}, byte-exact {exact}) "
           f"in {elapsed:.1f} s = {echoed / MIB / elapsed:.0f} MiB/s each way")

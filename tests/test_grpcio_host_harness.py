@@ -23,6 +23,7 @@ from plugin_process import PluginProcess, write_plugin
 from mmplugin.hooks import HOOKS
 from mmplugin.proto import goplugin, health, pb, wkt
 from mmplugin.wire.codec import encode
+from mmplugin.wire.servehttp import CHUNK_SIZE as CHUNK
 
 ECHO_HTTP = """
     async def serve_http(self, plugin_context, request):
@@ -32,7 +33,6 @@ ECHO_HTTP = """
 """
 
 BODY_SIZE = 10 * 1024 * 1024
-CHUNK = 64 * 1024
 SERVING = 1  # grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING
 
 
