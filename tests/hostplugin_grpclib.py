@@ -44,9 +44,12 @@ _api: list[pb.PluginApiStub] = []
 
 
 def marker(name: str, text: str) -> None:
-    """A file in the plugin directory that tells the test what happened (tiny, so written inline)."""
-    with open(name, "w") as file:
+    """A file in the plugin directory that tells the test what happened (tiny, so written inline).
+
+    Written aside and renamed, so a test polling for it never reads it half-written."""
+    with open(name + ".tmp", "w") as file:
         file.write(text)
+    os.replace(name + ".tmp", name)
 
 
 def api() -> pb.PluginApiStub:

@@ -44,7 +44,8 @@ ORPHAN = """
 
     class Orphan(mmplugin.Plugin):
         def on_activate(self):
-            Path("pid").write_text(str(os.getpid()))
+            Path("pid.tmp").write_text(str(os.getpid()))
+            Path("pid.tmp").replace("pid")  # whole or absent: the test polls for it
 
 
     mmplugin.run(Orphan)
