@@ -6,7 +6,9 @@ Usage (from the repository root, with the test extras installed)::
     python generated/regenerate.py --check  # exit 1, naming the files, when it is stale
 
 The output replaces the old tree only once it has been generated completely, so a failed run
-leaves the committed code untouched.
+leaves the committed code untouched. The large ``mattermost.pluginapi.v1`` module is then made
+lazy (``generated/lazify.py``): its classes are created on first use, and the compiler's own text
+becomes the module's ``.pyi``.
 """
 
 from __future__ import annotations
@@ -20,10 +22,20 @@ import sys
 import tempfile
 from pathlib import Path
 
+from lazify import lazify
+
 ROOT = Path(__file__).resolve().parent.parent
 PROTOS = ROOT / "protos"
 PACKAGE = ROOT / "generated" / "mmplugin_proto"
 OPTIONS = "server_generation=async,client_generation=async"
+#: Modules whose classes are created on first use (see generated/lazify.py).
+LAZY = ["mattermost/pluginapi/v1/__init__.py"]
+#: What the lazy module adds to the compiler's text, declared for type checkers.
+LAZY_STUB = '''
+
+def load_message(proto_name: str) -> type: ...
+def load_all() -> None: ...
+'''
 
 
 def proto_files() -> list[str]:
@@ -46,6 +58,11 @@ def generate(out: Path) -> None:
     result = subprocess.run(cmd, cwd=out, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         raise SystemExit(f"protoc failed:\n{result.stderr.strip()}")
+    for name in LAZY:
+        module = out / name
+        compiled = module.read_text()
+        module.with_suffix(".pyi").write_text(compiled + LAZY_STUB)
+        module.write_text(lazify(compiled))
 
 
 def differences(a: Path, b: Path) -> list[str]:

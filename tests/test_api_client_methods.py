@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mmplugin_proto.message_pool import default_message_pool
 
 import mmplugin.api
 from mmplugin.api import AsyncPluginAPI, PluginAPI, errors
 from mmplugin.api._generate import snake_case
 from mmplugin.api._methods import AsyncMethods, SyncMethods
+from mmplugin.proto import message_class
 
 ROOT = Path(__file__).resolve().parent.parent
 # ../shared from the project root; from a git worktree, the nearest ancestor that has it.
@@ -42,7 +42,7 @@ RPCS, MESSAGES = _load()
 
 
 def _type(name: str) -> Any:
-    return SCALARS.get(name) or default_message_pool.url_to_type[f"type.googleapis.com/{name}"]
+    return SCALARS.get(name) or message_class(name)
 
 
 def python_type(field: dict[str, Any], *, required: bool) -> Any:

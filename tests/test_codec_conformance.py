@@ -38,9 +38,8 @@ from google.protobuf.message import DecodeError
 from google.protobuf.message import Message as GoogleMessage
 from hypothesis import given
 from hypothesis import strategies as st
-from mmplugin_proto.message_pool import default_message_pool
 
-from mmplugin.proto import goplugin, wkt  # importing it registers every generated class
+from mmplugin.proto import all_message_classes, goplugin, wkt
 from mmplugin.wire.codec import DecodeError as CodecDecodeError
 from mmplugin.wire.codec import decode, encode
 
@@ -54,9 +53,7 @@ FIELDS_SET = 6  # fields a message has set, on average, when it has more than tw
 MAX_FIELD_NUMBER = (1 << 29) - 1
 RESERVED_FIELD_NUMBERS = (19000, 19999)
 
-OUR_CLASSES: dict[str, type[betterproto2.Message]] = {
-    url.removeprefix("type.googleapis.com/"): cls for url, cls in default_message_pool.url_to_type.items()
-}
+OUR_CLASSES: dict[str, type[betterproto2.Message]] = all_message_classes()
 
 
 # --- the Google peer -----------------------------------------------------------------------------------

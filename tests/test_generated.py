@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import textwrap
 import sys
 from pathlib import Path
 
@@ -23,3 +24,108 @@ def test_generated_messages_import_from_the_installed_package() -> None:
     code = "from mmplugin.proto import pb, wkt, health, goplugin; print(pb.Post.__module__)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/", check=True)
     assert result.stdout.strip() == "mmplugin_proto.mattermost.pluginapi.v1"
+
+
+def run_python(code: str) -> str:
+    """Run ``code`` in a fresh interpreter (a clean class cache) and return what it printed."""
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                            cwd="/", check=False)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_the_api_module_creates_a_class_and_the_classes_it_names_on_first_use() -> None:
+    out = run_python("""
+        import pickle, typing
+        import mmplugin
+        from mmplugin.proto import pb, message_class
+
+        def created():
+            return {name for name in vars(pb) if name in pb.__all__}
+
+        at_start = created()
+        print(len(at_start) < 100, "Post" in at_start, "GetUserRequest" in at_start)
+        post = pb.Post(message="hi", participants=[pb.User(username="ann")])
+        hints = typing.get_type_hints(pb.Post)  # every type a field names is there to resolve
+        print(hints["metadata"], hints["participants"])
+        print({"Post", "User", "PostMetadata"} <= created(), "GetUserRequest" in created())
+        print(pickle.loads(pickle.dumps(post)) == post, pb.Post.__qualname__, pb.Post.__module__)
+        print(message_class("mattermost.pluginapi.v1.ServeHTTPRequest") is pb.ServeHttpRequest)
+        for missing in ("Nope", "_make_Post"):
+            try:
+                getattr(pb, missing)
+            except AttributeError as exc:
+                print(exc)
+        try:
+            message_class("mattermost.pluginapi.v1.Nope")
+        except KeyError as exc:
+            print(exc)
+    """).splitlines()
+    assert out == [
+        "True False False",
+        "mmplugin_proto.mattermost.pluginapi.v1.PostMetadata | None "
+        "list[mmplugin_proto.mattermost.pluginapi.v1.User]",
+        "True False",
+        "True Post mmplugin_proto.mattermost.pluginapi.v1",
+        "True",
+        "module 'mmplugin_proto.mattermost.pluginapi.v1' has no attribute 'Nope'",
+        "\"no generated message class for 'mattermost.pluginapi.v1.Nope'\"",
+    ]
+
+
+def test_threads_naming_classes_at_once_get_one_class_each() -> None:
+    out = run_python("""
+        import sys, threading
+        from mmplugin.proto import pb
+
+        sys.setswitchinterval(1e-6)  # threads swap often, in the middle of creating a class
+        barrier = threading.Barrier(4)
+        seen, failures = [], []
+
+        def name_all(names):
+            barrier.wait()
+            try:
+                seen.append({name: getattr(pb, name) for name in names})
+            except Exception as exc:  # a class created twice is refused by the message pool
+                failures.append(repr(exc))
+
+        orders = [pb.__all__, pb.__all__[::-1]] * 2
+        threads = [threading.Thread(target=name_all, args=(order,)) for order in orders]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        print(failures, len(seen), all(s == seen[0] for s in seen))
+    """)
+    assert out.strip() == "[] 4 True"
+
+
+def test_the_lazy_module_defines_what_the_compiler_wrote() -> None:
+    # The .pyi is the compiler's text: run it as the module would be, and compare every class.
+    out = run_python("""
+        import dataclasses, enum, re
+        from pathlib import Path
+        from mmplugin.proto import pb, all_message_classes
+
+        def shape(cls):
+            if issubclass(cls, enum.Enum):
+                return [(m.name, m.value) for m in cls]
+            if dataclasses.is_dataclass(cls):
+                # unwrap lambdas differ by qualname: compare what they return
+                return [(f.name, f.type, re.sub(" at 0x[0-9a-f]+|<function [^ ]*", "", repr(f.metadata)),
+                         f.metadata["betterproto"].unwrap and f.metadata["betterproto"].unwrap().__name__)
+                        for f in dataclasses.fields(cls)]
+            return sorted(name for name in vars(cls) if not name.startswith("__"))
+
+        lazy = {name: shape(getattr(pb, name)) for name in pb.__all__}
+        from betterproto2.message_pool import MessagePool
+
+        text = Path(pb.__file__).with_suffix(".pyi").read_text()
+        text = text.replace("from ....message_pool import default_message_pool", "")  # a pool of its own
+        namespace = {"__name__": pb.__name__, "__package__": pb.__name__, "default_message_pool": MessagePool()}
+        exec(compile(text, "stub", "exec"), namespace)
+        eager = {name: shape(namespace[name]) for name in pb.__all__}
+        print(len(lazy), lazy == eager, len(all_message_classes()))
+    """)
+    count, same, registered = out.split()
+    assert int(count) > 640 and same == "True" and int(registered) > 640
