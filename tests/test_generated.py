@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import subprocess
-import textwrap
 import sys
+import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,4 +128,6 @@ def test_the_lazy_module_defines_what_the_compiler_wrote() -> None:
         print(len(lazy), lazy == eager, len(all_message_classes()))
     """)
     count, same, registered = out.split()
-    assert int(count) > 640 and same == "True" and int(registered) > 640
+    assert int(count) > 640
+    assert same == "True"
+    assert int(registered) > 640

@@ -2,8 +2,10 @@
 
 Every unary row gets a route. A hook the plugin did not list in ``Implemented`` answers the row's
 default response, which is what the host assumes for an unlisted hook, so a host that calls one
-anyway sees no difference. Streaming rows (ServeHTTP) are served only when a handler is mounted
-for them in ``streams``; otherwise the path answers UNIMPLEMENTED.
+anyway sees no difference; such a route creates its message classes on its first call, so a
+plugin's start builds only the classes of the hooks it implements. Streaming rows (ServeHTTP) are
+served only when a handler is mounted for them in ``streams``; otherwise the path answers
+UNIMPLEMENTED.
 """
 
 from __future__ import annotations
@@ -29,6 +31,25 @@ StreamHandler = Callable[[Stream[Any, Any]], Awaitable[None]]
 DEADLINE_MARGIN = 0.25
 
 
+class _RouteOnDemand(Handler):
+    """A grpclib route holding the hook in place of its message classes, which it names on use."""
+
+    __slots__ = ()
+
+    def __new__(cls, func: Callable[[Stream[Any, Any]], Awaitable[None]], hook: Hook) -> _RouteOnDemand:
+        return super().__new__(cls, func, Cardinality.UNARY_UNARY, hook, hook)
+
+    @property
+    def request_type(self) -> type:
+        hook: Hook = self[2]
+        return hook.request
+
+    @property
+    def reply_type(self) -> type:
+        hook: Hook = self[3]
+        return hook.response
+
+
 class HookService:
     """The grpclib handler object (``__mapping__``) for PluginHooks."""
 
@@ -44,12 +65,15 @@ class HookService:
         routes = {IMPLEMENTED: Handler(self._answer_implemented, Cardinality.UNARY_UNARY,
                                        pb.ImplementedRequest, pb.ImplementedResponse)}
         for hook in HOOKS:
-            if not hook.streaming:
+            if hook.streaming:
+                if hook.name in self._streams:
+                    routes[hook.path] = Handler(partial(self._streaming, hook, self._streams[hook.name]),
+                                                Cardinality.STREAM_STREAM, hook.request, hook.response)
+            elif hook.name in self._answered:
                 routes[hook.path] = Handler(partial(self._unary, hook), Cardinality.UNARY_UNARY,
                                             hook.request, hook.response)
-            elif hook.name in self._streams:
-                routes[hook.path] = Handler(partial(self._streaming, hook, self._streams[hook.name]),
-                                            Cardinality.STREAM_STREAM, hook.request, hook.response)
+            else:
+                routes[hook.path] = _RouteOnDemand(partial(self._unary, hook), hook)
         return routes
 
     async def _answer_implemented(self, stream: Stream[Any, Any]) -> None:
