@@ -29,7 +29,7 @@ class BenchPlugin(Plugin):
     hook_timeout: ClassVar[float] = 600.0
 
     async def message_will_be_posted(self, plugin_context: pb.PluginContext, post: pb.Post) -> None:
-        prop = post.props.fields.get("from_webhook") if post.props else None
+        prop = post.props.fields.get("from_webhook") if post.props is not None else None
         if not workload.allows(post.message, prop.string_value if prop else ""):
             raise AssertionError("the benchmark post is always allowed")
 
