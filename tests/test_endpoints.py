@@ -10,7 +10,9 @@ import h2.connection
 import h2.events
 import pytest
 from h2.settings import SettingCodes
+from hyperframe import frame
 
+from mmplugin.wire import framerepr
 from mmplugin.wire.codec import MessageCodec
 from mmplugin.wire.endpoints import MAX_FRAME_SIZE, WireServer
 from mmplugin.wire.limits import FILE_RECEIVE_LIMIT
@@ -56,3 +58,18 @@ async def test_closing_the_server_closes_connections_its_clients_left_open(serve
         assert reader.at_eof()
     finally:
         writer.close()
+
+
+@pytest.mark.parametrize("size", [0, 1, 10, 11, 12, 64 * 1024])
+@pytest.mark.parametrize("pad_length", [None, 0, 3, 200])
+def test_a_received_data_frame_reads_as_hyperframe_writes_it(size: int, pad_length: int | None) -> None:
+    # The repr h2 builds for every received frame: the same text as hyperframe's, made from the
+    # shown bytes only (mmplugin.wire.framerepr, installed when mmplugin.wire.endpoints loads).
+    data_frame = frame.DataFrame(1, bytes(range(256)) * (size // 256) + bytes(size % 256), flags=["END_STREAM"])
+    if pad_length is not None:
+        data_frame.flags.add("PADDED")
+        data_frame.pad_length = pad_length
+    assert frame.DataFrame._body_repr is framerepr._data_frame_body_repr
+    assert data_frame._body_repr() == frame.Frame._body_repr(data_frame)
+    framerepr.install()  # a second time changes nothing
+    assert frame.DataFrame._body_repr is framerepr._data_frame_body_repr

@@ -10,7 +10,9 @@ On top of grpclib (0.4.9, pinned), each connection of a :class:`WireServer` or :
   after grpclib's handlers have written their last frames): asyncio's ``Server.close()`` only
   stops listening before Python 3.13, and grpclib only cancels handlers;
 - accepts DATA frames of up to :data:`MAX_FRAME_SIZE`, so a peer that honours it (another
-  mmplugin endpoint) sends a 64 KiB body chunk as one frame instead of five.
+  mmplugin endpoint) sends a 64 KiB body chunk as one frame instead of five;
+- does not hex-encode each received DATA frame for a trace line nobody reads
+  (:mod:`mmplugin.wire.framerepr`, installed on import).
 
 grpclib offers no hook for either: its ``H2Protocol`` builds the ``Connection`` (which creates the
 streams and returns flow-control credit) inside ``connection_made``. :class:`WireProtocol` turns that
@@ -28,11 +30,14 @@ from grpclib.protocol import H2Protocol, Stream
 from grpclib.server import Server
 from h2.settings import SettingCodes
 
+from mmplugin.wire import framerepr
 from mmplugin.wire.flow import StreamFlowConnection
 from mmplugin.wire.limits import LimitedStream
 
 #: The largest frame this endpoint accepts (HTTP/2's default is 16 KiB; a ServeHTTP chunk is 64 KiB).
 MAX_FRAME_SIZE = 256 * 1024
+
+framerepr.install()
 
 
 class WireConnection(StreamFlowConnection):
