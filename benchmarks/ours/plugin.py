@@ -30,7 +30,7 @@ class BenchPlugin(Plugin):
 
     async def message_will_be_posted(self, plugin_context: pb.PluginContext, post: pb.Post) -> None:
         prop = post.props.fields.get("from_webhook") if post.props is not None else None
-        if not workload.allows(post.message, prop.string_value if prop else ""):
+        if not workload.allows(post.message, prop.string_value if prop is not None else ""):
             raise AssertionError("the benchmark post is always allowed")
 
     async def execute_command(self, plugin_context: pb.PluginContext,

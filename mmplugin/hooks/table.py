@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import betterproto2
 
@@ -63,11 +64,12 @@ class Hook:
         """The gRPC method path, ``/mattermost.pluginapi.v1.PluginHooks/<name>``."""
         return f"/{SERVICE}/{self.name}"
 
-    @property
+    # Looked up on first use (the generated classes are created lazily), then kept: every call needs them.
+    @cached_property
     def request(self) -> type[betterproto2.Message]:
         return message_class(f"{PACKAGE}.{self.name}Request")
 
-    @property
+    @cached_property
     def response(self) -> type[betterproto2.Message]:
         return message_class(f"{PACKAGE}.{self.name}Response")
 
