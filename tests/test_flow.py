@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -38,6 +39,8 @@ PLUGIN = """
             if request.path == "/upload":  # reads its body only once released
                 await RELEASE.wait()
                 return Response(b"%d" % len(await request.body()))
+            if request.path == "/echo":
+                return StreamingResponse(request.stream(), flush=False)
             return StreamingResponse(blocks(int(request.query["size"])), flush=False)
 
         async def message_will_be_posted(self, plugin_context, post):
@@ -102,4 +105,39 @@ async def test_unread_streams_in_either_direction_do_not_hold_back_hooks(tmp_pat
         assert [sink.received for sink in slow] == [16 * MIB] * 2
         assert [sink.received for sink in readers] == [len(b"8388608")] * 2
     finally:
+        await sup.stop()
+
+
+async def test_a_body_source_that_never_waits_still_leaves_the_loop_its_turns(tmp_path: Path) -> None:
+    # A body iterator that never awaits (a buffered body) must not keep the host's event loop to
+    # itself until the stream's 4 MiB window is full: the sender leaves a turn after each chunk,
+    # so the echo relay, other hooks and other streams go on while the upload runs.
+    directory = write_plugin(tmp_path / "flow", PLUGIN)
+    sup = PluginSupervisor(directory, load_manifest(directory), "127.0.0.1:9", FAST)
+    await sup.start()
+    turns = 0
+    seen: list[int] = []
+
+    async def other_work() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    async def eager(size: int) -> AsyncIterator[bytes]:
+        for _ in range(size // (64 * 1024)):
+            seen.append(turns)
+            yield b"e" * (64 * 1024)
+
+    ticker = asyncio.ensure_future(other_work())
+    try:
+        assert sup.hooks is not None
+        sink = Sink(reading=True)
+        init = pb.ServeHttpRequestInit(method="POST", url="/echo", content_length=16 * MIB)
+        assert await sup.hooks.serve_http(init, eager(16 * MIB), sink) == 200
+        assert sink.received == 16 * MIB
+        held = [n for n, (before, after) in enumerate(itertools.pairwise(seen)) if after == before]
+        assert not held, f"chunks sent without a turn for other work in between: {held[:10]}..."
+    finally:
+        ticker.cancel()
         await sup.stop()

@@ -104,6 +104,9 @@ async def _send_request(stream: Stream[pb.ServeHttpRequest, pb.ServeHttpResponse
                 chunk = data[offset:offset + CHUNK_SIZE]
                 await stream.send_message(pb.ServeHttpRequest(body_chunk=chunk))
                 counters.servehttp_request_bytes += len(chunk)
+                # send_message returns without yielding while the window lasts: from a body that
+                # is already buffered, the loop would push 4 MiB before relaying any response.
+                await asyncio.sleep(0)
         await stream.send_message(pb.ServeHttpRequest(body_complete=True), end=True)
     except RPC_ERRORS as exc:
         # The plugin may finish (and close the stream) before reading the whole body.
