@@ -34,6 +34,30 @@ PLUGIN = """
             yield b"d" * 65536
 
 
+    HELD = []
+
+
+    async def watched(size):
+        # Counts, for each chunk, whether other work had a turn since the one before.
+        turns = 0
+
+        async def tick():
+            nonlocal turns
+            while True:
+                turns += 1
+                await asyncio.sleep(0)
+
+        ticker = asyncio.ensure_future(tick())
+        seen = None
+        try:
+            for _ in range(size // 65536):
+                HELD.append(turns == seen)
+                seen = turns
+                yield b"w" * 65536
+        finally:
+            ticker.cancel()
+
+
     class Flow(mmplugin.Plugin):
         async def serve_http(self, plugin_context, request):
             if request.path == "/upload":  # reads its body only once released
@@ -41,6 +65,10 @@ PLUGIN = """
                 return Response(b"%d" % len(await request.body()))
             if request.path == "/echo":
                 return StreamingResponse(request.stream(), flush=False)
+            if request.path == "/watched":
+                return StreamingResponse(watched(int(request.query["size"])), flush=False)
+            if request.path == "/held":
+                return Response(b"%d of %d" % (sum(HELD), len(HELD)))
             return StreamingResponse(blocks(int(request.query["size"])), flush=False)
 
         async def message_will_be_posted(self, plugin_context, post):
@@ -70,6 +98,18 @@ class Sink:
     async def write(self, data: bytes) -> None:
         await self.release.wait()
         self.received += len(data)
+
+
+class Body(Sink):
+    """A reading sink that keeps the body."""
+
+    def __init__(self) -> None:
+        super().__init__(reading=True)
+        self.body = b""
+
+    async def write(self, data: bytes) -> None:
+        self.body += data
+        await super().write(data)
 
 
 async def upload(size: int) -> AsyncIterator[bytes]:
@@ -109,9 +149,9 @@ async def test_unread_streams_in_either_direction_do_not_hold_back_hooks(tmp_pat
 
 
 async def test_a_body_source_that_never_waits_still_leaves_the_loop_its_turns(tmp_path: Path) -> None:
-    # A body iterator that never awaits (a buffered body) must not keep the host's event loop to
-    # itself until the stream's 4 MiB window is full: the sender leaves a turn after each chunk,
-    # so the echo relay, other hooks and other streams go on while the upload runs.
+    # A body iterator that never awaits (a buffered body) must not keep the event loop to itself
+    # until the stream's 4 MiB window is full: each sender (host: request, plugin: response)
+    # leaves a turn after each chunk, so relays, hooks and other streams go on meanwhile.
     directory = write_plugin(tmp_path / "flow", PLUGIN)
     sup = PluginSupervisor(directory, load_manifest(directory), "127.0.0.1:9", FAST)
     await sup.start()
@@ -138,6 +178,12 @@ async def test_a_body_source_that_never_waits_still_leaves_the_loop_its_turns(tm
         assert sink.received == 16 * MIB
         held = [n for n, (before, after) in enumerate(itertools.pairwise(seen)) if after == before]
         assert not held, f"chunks sent without a turn for other work in between: {held[:10]}..."
+        # The same on the plugin side, for a response body that never waits.
+        download = pb.ServeHttpRequestInit(method="GET", url=f"/watched?size={16 * MIB}")
+        assert await sup.hooks.serve_http(download, None, sink) == 200
+        answer = Body()
+        assert await sup.hooks.serve_http(pb.ServeHttpRequestInit(method="GET", url="/held"), None, answer) == 200
+        assert answer.body == b"0 of 256"
     finally:
         ticker.cancel()
         await sup.stop()

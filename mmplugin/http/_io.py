@@ -120,6 +120,9 @@ class ResponseWriter:
         try:
             for message in messages:
                 await self._stream.send_message(message)
+                # send_message returns without yielding while the window lasts: a response that
+                # is already in memory would hold every other hook back for up to 4 MiB.
+                await asyncio.sleep(0)
         except _TRANSPORT_ERRORS as exc:
             self._broken = True
             raise ClientDisconnected(f"the host closed the ServeHTTP stream: {exc}") from exc
