@@ -17,17 +17,20 @@ import ast
 import textwrap
 
 #: Appended to the lazy module: the loader. ``_FACTORIES``, ``_NEEDS`` and ``_PROTO_NAMES``
-#: precede it. Loading holds a re-entrant lock, so two threads never create two copies of a class.
+#: precede it. Loading holds a lock, so two threads never create two copies of a class, and
+#: publishes a class together with the classes it names.
 LOADER = '''
 _lock = _threading.RLock()
 
 
-def _load(name: str) -> type:
+def _load(name: str, created: dict[str, type]) -> type:
     cls = globals().get(name)
     if cls is None:
-        cls = globals()[name] = _FACTORIES[name]()
+        cls = created.get(name)
+    if cls is None:
+        cls = created[name] = _FACTORIES[name]()
         for other in _NEEDS[name]:
-            _load(other)
+            _load(other, created)
     return cls
 
 
@@ -35,7 +38,10 @@ def __getattr__(name: str) -> type:
     if name not in _FACTORIES:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     with _lock:
-        return _load(name)
+        created: dict[str, type] = {}
+        cls = _load(name, created)
+        globals().update(created)  # all at once: no thread sees a class before the ones it names
+    return cls
 
 
 def __dir__() -> list[str]:
@@ -49,9 +55,8 @@ def load_message(proto_name: str) -> type:
 
 def load_all() -> None:
     """Create every class of the module now (for code that walks the message pool)."""
-    with _lock:
-        for name in _FACTORIES:
-            _load(name)
+    for name in _FACTORIES:
+        __getattr__(name)
 '''
 
 

@@ -75,7 +75,7 @@ def test_the_api_module_creates_a_class_and_the_classes_it_names_on_first_use() 
 
 def test_threads_naming_classes_at_once_get_one_class_each() -> None:
     out = run_python("""
-        import sys, threading
+        import sys, threading, typing
         from mmplugin.proto import pb
 
         sys.setswitchinterval(1e-6)  # threads swap often, in the middle of creating a class
@@ -85,7 +85,10 @@ def test_threads_naming_classes_at_once_get_one_class_each() -> None:
         def name_all(names):
             barrier.wait()
             try:
-                seen.append({name: getattr(pb, name) for name in names})
+                classes = {name: getattr(pb, name) for name in names}
+                for cls in classes.values():  # what a named class names is there too
+                    typing.get_type_hints(cls)
+                seen.append(classes)
             except Exception as exc:  # a class created twice is refused by the message pool
                 failures.append(repr(exc))
 

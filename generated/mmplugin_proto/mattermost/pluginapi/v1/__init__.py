@@ -24447,12 +24447,14 @@ _PROTO_NAMES = {
 _lock = _threading.RLock()
 
 
-def _load(name: str) -> type:
+def _load(name: str, created: dict[str, type]) -> type:
     cls = globals().get(name)
     if cls is None:
-        cls = globals()[name] = _FACTORIES[name]()
+        cls = created.get(name)
+    if cls is None:
+        cls = created[name] = _FACTORIES[name]()
         for other in _NEEDS[name]:
-            _load(other)
+            _load(other, created)
     return cls
 
 
@@ -24460,7 +24462,10 @@ def __getattr__(name: str) -> type:
     if name not in _FACTORIES:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     with _lock:
-        return _load(name)
+        created: dict[str, type] = {}
+        cls = _load(name, created)
+        globals().update(created)  # all at once: no thread sees a class before the ones it names
+    return cls
 
 
 def __dir__() -> list[str]:
@@ -24474,6 +24479,5 @@ def load_message(proto_name: str) -> type:
 
 def load_all() -> None:
     """Create every class of the module now (for code that walks the message pool)."""
-    with _lock:
-        for name in _FACTORIES:
-            _load(name)
+    for name in _FACTORIES:
+        __getattr__(name)
