@@ -42,6 +42,7 @@ def test_bundle_is_reproducible_safe_and_self_contained(tmp_path: Path) -> None:
         assert all(n == "com.example.bundled" or n.startswith("com.example.bundled/") for n in names)
         assert not any(n.startswith("/") or ".." in n.split("/") for n in names)
         assert not any("__pycache__" in n for n in names)
+        assert not any(n.endswith(".pyi") for n in names)  # stubs are for type checkers, not the server
         assert {m.mtime for m in tar.getmembers()} == {315532800}
         manifest = json.load(tar.extractfile("com.example.bundled/plugin.json"))  # type: ignore[arg-type]
         tar.extractall(tmp_path / "out", filter="data") if sys.version_info >= (3, 12) else tar.extractall(
