@@ -36,6 +36,7 @@ def test_bundle_is_reproducible_safe_and_self_contained(tmp_path: Path) -> None:
     second = build_bundle(plugin, tmp_path / "b")
     assert first.name == "com.example.bundled-0.3.0.tar.gz"
     assert first.read_bytes() == second.read_bytes()
+    assert first.stat().st_mode & 0o777 == 0o644
 
     with tarfile.open(first) as tar:
         names = tar.getnames()

@@ -133,6 +133,7 @@ def write_archive(path: Path, top: str, members: dict[str, bytes], executables: 
     try:
         with os.fdopen(fd, "wb") as out, gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0) as gz:
             gz.write(raw.getvalue())
+        os.chmod(tmp_name, 0o644)  # mkstemp made it private; a bundle is an artifact to share
         os.replace(tmp_name, path)
     except BaseException:
         os.unlink(tmp_name)
