@@ -16,6 +16,7 @@ from plugin_process import write_plugin
 from mmplugin.host.supervisor import PluginSupervisor
 from mmplugin.manifest import load_manifest
 from mmplugin.proto import pb
+from mmplugin.wire.flow import LoopTurns
 
 MIB = 1 << 20
 
@@ -187,3 +188,15 @@ async def test_a_body_source_that_never_waits_still_leaves_the_loop_its_turns(tm
     finally:
         ticker.cancel()
         await sup.stop()
+
+
+async def test_a_sender_yields_once_per_threshold_of_bytes_not_per_message() -> None:
+    turns = LoopTurns(100)
+    loop = asyncio.get_running_loop()
+    yielded = []
+    for size in (40, 40, 30, 99, 1, 0):
+        ran: list[bool] = []
+        loop.call_soon(ran.append, True)  # runs only if sent() gives the loop a turn
+        await turns.sent(size)
+        yielded.append(bool(ran))
+    assert yielded == [False, False, True, False, True, False]

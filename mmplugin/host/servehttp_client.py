@@ -24,8 +24,9 @@ from mmplugin.hooks.table import HOOKS_BY_NAME
 from mmplugin.host.counters import PluginCounters
 from mmplugin.host.rpc import RPC_ERRORS, describe
 from mmplugin.proto import pb
+from mmplugin.wire.flow import LoopTurns
+from mmplugin.wire.servehttp import CHUNK_SIZE
 
-CHUNK_SIZE = 64 * 1024
 PATH = HOOKS_BY_NAME["ServeHTTP"].path
 #: Response headers the HTTP server sets itself; a plugin's value would corrupt the framing.
 FRAMING_HEADERS = frozenset({"connection", "keep-alive", "transfer-encoding", "upgrade"})
@@ -99,14 +100,13 @@ async def _send_request(stream: Stream[pb.ServeHttpRequest, pb.ServeHttpResponse
             await stream.send_message(pb.ServeHttpRequest(init=init, body_complete=True), end=True)
             return True
         await stream.send_message(pb.ServeHttpRequest(init=init))
+        turns = LoopTurns(CHUNK_SIZE)  # a buffered body must not delay the response relay
         async for data in body:
             for offset in range(0, len(data), CHUNK_SIZE):
                 chunk = data[offset:offset + CHUNK_SIZE]
                 await stream.send_message(pb.ServeHttpRequest(body_chunk=chunk))
                 counters.servehttp_request_bytes += len(chunk)
-                # send_message returns without yielding while the window lasts: from a body that
-                # is already buffered, the loop would push 4 MiB before relaying any response.
-                await asyncio.sleep(0)
+                await turns.sent(len(chunk))
         await stream.send_message(pb.ServeHttpRequest(body_complete=True), end=True)
     except RPC_ERRORS as exc:
         # The plugin may finish (and close the stream) before reading the whole body.

@@ -11,7 +11,8 @@ from grpclib.exceptions import StreamTerminatedError
 from grpclib.server import Stream
 
 from mmplugin.proto import pb
-from mmplugin.wire.servehttp import ClientDisconnected, HeadersLike, RequestDecoder, ResponseEncoder
+from mmplugin.wire.flow import LoopTurns
+from mmplugin.wire.servehttp import CHUNK_SIZE, ClientDisconnected, HeadersLike, RequestDecoder, ResponseEncoder
 
 ServeHTTPStream: TypeAlias = Stream[pb.ServeHttpRequest, pb.ServeHttpResponse]
 
@@ -87,6 +88,7 @@ class ResponseWriter:
         self._stream = stream
         self._encoder = ResponseEncoder()
         self._broken = False
+        self._turns = LoopTurns(CHUNK_SIZE)  # a response already in memory must not hold other hooks back
 
     @property
     def started(self) -> bool:
@@ -120,9 +122,7 @@ class ResponseWriter:
         try:
             for message in messages:
                 await self._stream.send_message(message)
-                # send_message returns without yielding while the window lasts: a response that
-                # is already in memory would hold every other hook back for up to 4 MiB.
-                await asyncio.sleep(0)
+                await self._turns.sent(len(message.body_chunk))
         except _TRANSPORT_ERRORS as exc:
             self._broken = True
             raise ClientDisconnected(f"the host closed the ServeHTTP stream: {exc}") from exc

@@ -15,6 +15,7 @@ own sender and no other.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import h2.events
@@ -64,3 +65,26 @@ class StreamFlowConnection(Connection):
             return
         self._connection.increment_flow_control_window(due, stream_id)
         self.flush()
+
+
+class LoopTurns:
+    """Gives the event loop a turn after every ``every`` bytes a sender writes.
+
+    grpclib's ``send_message`` returns without suspending while the stream's window lasts, so a
+    sender whose data is already in memory would otherwise write a whole 4 MiB window before
+    anything else on the loop (other hooks, the relay of a response) runs. Small messages cost
+    nothing: the turn comes once per ``every`` bytes, not per message.
+    """
+
+    __slots__ = ("_every", "_since")
+
+    def __init__(self, every: int) -> None:
+        self._every = every
+        self._since = 0
+
+    async def sent(self, size: int) -> None:
+        """Count ``size`` bytes just sent; yield to the loop once ``every`` have gone since the last turn."""
+        self._since += size
+        if self._since >= self._every:
+            self._since = 0
+            await asyncio.sleep(0)
