@@ -152,7 +152,7 @@ async def test_unread_streams_in_either_direction_do_not_hold_back_hooks(tmp_pat
 async def test_a_body_source_that_never_waits_still_leaves_the_loop_its_turns(tmp_path: Path) -> None:
     # A body iterator that never awaits (a buffered body) must not keep the event loop to itself
     # until the stream's 4 MiB window is full: each sender (host: request, plugin: response)
-    # leaves a turn after each chunk, so relays, hooks and other streams go on meanwhile.
+    # leaves a turn per 64 KiB chunk, so relays, hooks and other streams go on meanwhile.
     directory = write_plugin(tmp_path / "flow", PLUGIN)
     sup = PluginSupervisor(directory, load_manifest(directory), "127.0.0.1:9", FAST)
     await sup.start()

@@ -7,7 +7,7 @@ string made and thrown away, about a third of the receiving side's time on a str
 (``benchmarks/``, cProfile of the host: ``binascii.hexlify``).
 
 :func:`install` gives ``DataFrame`` a repr that encodes only the bytes those 20 characters show.
-The text is unchanged, character for character (``tests/test_wire.py`` compares the two), so
+The text is unchanged, character for character (``tests/test_endpoints.py`` compares the two), so
 nothing that logs frames can tell the difference.
 """
 
