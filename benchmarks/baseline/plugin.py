@@ -101,8 +101,9 @@ class Hooks(hooks_pb2_grpc.PluginHooksServicer):
                 yield Response(body_chunk=piece)
             yield Response(body_complete=True)
         elif path == workload.SMALL_PATH:
-            yield Response(init=hooks_http_pb2.ServeHTTPResponseInit(status_code=200, headers=HEADERS),
-                           body_chunk=workload.SMALL_BODY, body_complete=True)
+            # The messages every stack sends (SEMANTICS §3: the first carries init, then the body).
+            yield Response(init=hooks_http_pb2.ServeHTTPResponseInit(status_code=200, headers=HEADERS))
+            yield Response(body_chunk=workload.SMALL_BODY, body_complete=True)
         else:
             yield Response(init=hooks_http_pb2.ServeHTTPResponseInit(status_code=404), body_complete=True)
 
