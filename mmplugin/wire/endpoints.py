@@ -14,10 +14,11 @@ On top of grpclib (0.4.9, pinned), each connection of a :class:`WireServer` or :
 - does not hex-encode each received DATA frame for a trace line nobody reads
   (:mod:`mmplugin.wire.framerepr`, installed on import).
 
-grpclib offers no hook for either: its ``H2Protocol`` builds the ``Connection`` (which creates the
-streams and returns flow-control credit) inside ``connection_made``. :class:`WireProtocol` turns that
-object into a :class:`WireConnection` right after, before any stream exists; both sides build their
-protocols through ``_protocol_factory``, which the classes here override.
+grpclib offers no hook for the connection-level parts: its ``H2Protocol`` builds the
+``Connection`` (which creates the streams and returns flow-control credit) inside
+``connection_made``. :class:`WireProtocol` turns that object into a :class:`WireConnection` right
+after, before any stream exists; both sides build their protocols through ``_protocol_factory``,
+which the classes here override.
 """
 
 from __future__ import annotations

@@ -20,7 +20,10 @@ _SHOWN = 11
 
 
 def _data_frame_body_repr(self: frame.DataFrame) -> str:
-    return frame._raw_data_repr(self.serialize_body()[:_SHOWN])
+    # The first bytes of what serialize_body() would join (pad length, data, padding), without
+    # copying the whole chunk to get them.
+    head = self.serialize_padding_data() + bytes(self.data[:_SHOWN]) + b"\0" * min(self.pad_length, _SHOWN)
+    return frame._raw_data_repr(head[:_SHOWN])
 
 
 def install() -> None:
