@@ -1,7 +1,8 @@
 """Turn a betterproto2 output module into one that creates its classes on first use.
 
 The ``mattermost.pluginapi.v1`` module defines 648 dataclasses; creating them all costs about
-125 ms and several MiB at every plugin start, while a plugin touches a few dozen. :func:`lazify`
+125 ms and several MiB at every plugin start, while a plugin touches a few dozen (and of the
+well-known ``google.protobuf`` types, most plugins need none before a post's props arrive). :func:`lazify`
 keeps the compiler's text of every class, moved into a factory function, and adds a module
 ``__getattr__`` (PEP 562) that runs a class's factory when the class is first named, together
 with the classes its fields and methods name, so betterproto2's ``get_type_hints`` on the

@@ -6,9 +6,9 @@ Usage (from the repository root, with the test extras installed)::
     python generated/regenerate.py --check  # exit 1, naming the files, when it is stale
 
 The output replaces the old tree only once it has been generated completely, so a failed run
-leaves the committed code untouched. The large ``mattermost.pluginapi.v1`` module is then made
-lazy (``generated/lazify.py``): its classes are created on first use, and the compiler's own text
-becomes the module's ``.pyi``.
+leaves the committed code untouched. The ``mattermost.pluginapi.v1`` and ``google.protobuf``
+modules are then made lazy (``generated/lazify.py``): their classes are created on first use, and
+the compiler's own text becomes each module's ``.pyi``.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ PROTOS = ROOT / "protos"
 PACKAGE = ROOT / "generated" / "mmplugin_proto"
 OPTIONS = "server_generation=async,client_generation=async"
 #: Modules whose classes are created on first use (see generated/lazify.py).
-LAZY = ["mattermost/pluginapi/v1/__init__.py"]
+LAZY = ["mattermost/pluginapi/v1/__init__.py", "google/protobuf/__init__.py"]
 #: What the lazy module adds to the compiler's text, declared for type checkers.
 LAZY_STUB = '''
 

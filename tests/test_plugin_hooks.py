@@ -279,6 +279,39 @@ async def test_unlisted_hook_answers_the_default(behaviour_channel: Channel) -> 
     assert (await call(behaviour_channel, "OnActivate")) == pb.OnActivateResponse()
 
 
+CLASS_COUNTER = """
+import mmplugin
+from mmplugin.proto import pb
+
+
+class Counter(mmplugin.Plugin):
+    def message_will_be_posted(self, plugin_context, post):
+        return None
+
+    def execute_command(self, plugin_context, args):
+        created = [name for name in ("MessageWillBePostedRequest", "Post") if name in vars(pb)]
+        return pb.CommandResponse(text=" ".join(created) or "none")
+
+
+mmplugin.run(Counter)
+"""
+
+
+async def test_a_hooks_message_classes_are_created_at_its_first_call(tmp_path: Path) -> None:
+    process = PluginProcess(write_plugin(tmp_path / "counter", CLASS_COUNTER))
+    process.handshake()
+    channel = process.channel()
+    command = pb.ExecuteCommandRequest(args=pb.CommandArgs(command="/created"))
+    try:
+        before = await call(channel, "ExecuteCommand", command)
+        assert await call(channel, "MessageWillBePosted", post("hi")) == pb.MessageWillBePostedResponse()
+        after = await call(channel, "ExecuteCommand", command)
+    finally:
+        channel.close()
+        process.stop()
+    assert (before.response.text, after.response.text) == ("none", "MessageWillBePostedRequest Post")
+
+
 async def test_slow_hooks_do_not_delay_fast_ones(behaviour_channel: Channel) -> None:
     slow = [asyncio.ensure_future(call(behaviour_channel, "MessageWillBePosted", post("slow"), timeout=60))
             for _ in range(120)]

@@ -14,7 +14,8 @@ from mmplugin.proto import pb
 from mmplugin.wire.flow import LoopTurns
 from mmplugin.wire.servehttp import CHUNK_SIZE, ClientDisconnected, HeadersLike, RequestDecoder, ResponseEncoder
 
-ServeHTTPStream: TypeAlias = Stream[pb.ServeHttpRequest, pb.ServeHttpResponse]
+# A string, so that importing mmplugin.http does not create the ServeHTTP message classes.
+ServeHTTPStream: TypeAlias = "Stream[pb.ServeHttpRequest, pb.ServeHttpResponse]"
 
 _TRANSPORT_ERRORS = (h2.exceptions.StreamClosedError, StreamTerminatedError, ConnectionError)
 

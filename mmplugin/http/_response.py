@@ -83,7 +83,8 @@ class StreamingResponse:
         await writer.end()
 
 
-ServeHTTPFunction: TypeAlias = Callable[[pb.PluginContext, Request], Awaitable[Response | StreamingResponse]]
+# A string, so that importing mmplugin.http creates no message class.
+ServeHTTPFunction: TypeAlias = "Callable[[pb.PluginContext, Request], Awaitable[Response | StreamingResponse]]"
 """A plugin's ``async def serve_http(ctx, request) -> Response | StreamingResponse``."""
 
 

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import difflib
 import functools
 import inspect
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from mmplugin.api import AsyncPluginAPI, PluginAPI
 from mmplugin.hooks import HOOKS, HOOKS_BY_METHOD, HOOKS_BY_NAME, Hook
 from mmplugin.http import ASGIApp, ASGIHandler, HTTPHandler, NativeHandler, Request, Response, StreamingResponse
 from mmplugin.manifest import Manifest
 from mmplugin.proto import pb
 from mmplugin.wire.limits import FILE_RECEIVE_LIMIT
+
+if TYPE_CHECKING:
+    # Imported on first use of ``api``: a plugin that never calls the host does not load the client.
+    from mmplugin.api import AsyncPluginAPI, PluginAPI
 
 _UNARY = tuple(hook for hook in HOOKS if not hook.streaming)
 _METHODS = tuple(hook.method for hook in _UNARY)
@@ -76,6 +78,8 @@ class Plugin:
 
         Connects on first use to ``$MATTERMOST_PLUGIN_API_TARGET`` and is closed when the plugin stops.
         """
+        from mmplugin.api import AsyncPluginAPI
+
         return AsyncPluginAPI(plugin_id=getattr(self, "id", None))
 
     @functools.cached_property
@@ -84,6 +88,8 @@ class Plugin:
         shares :attr:`api`'s connection. Calling it from the event loop's thread raises."""
         if self._loop is None:
             raise RuntimeError("sync_api is available once the plugin is running (inside hook handlers)")
+        from mmplugin.api import PluginAPI
+
         return PluginAPI.from_async(self.api, self._loop)
 
     _hook_handlers: ClassVar[dict[str, Callable[..., Any]]] = {}
@@ -155,8 +161,7 @@ def _check_attribute(cls: type, name: str, value: object) -> None:
                         f"define {HOOKS_BY_NAME[name].method} for the {name} hook")
     match = _SQUASHED.get(name.replace("_", "").lower())
     if match is None and name.split("_")[0] in _FIRST_WORDS:
-        close = difflib.get_close_matches(name, _METHODS, n=1, cutoff=0.8)
-        match = close[0] if close else None
+        match = _closest_handler(name, cutoff=0.8)
     if match is not None:
         raise TypeError(f"{_where(cls, name)} is not a hook handler; did you mean {match}? "
                         "(names this close to a hook are refused as typos: rename the method or "
@@ -188,6 +193,14 @@ def _check_http_handler(cls: type, name: str, value: object) -> None:
         raise TypeError(f"{cls.__qualname__} defines both serve_http and asgi_app; keep one")
 
 
+def _closest_handler(name: str, cutoff: float) -> str | None:
+    """The handler name ``name`` is most likely a misspelling of, if any is close enough."""
+    import difflib  # loaded only when a name looks mistyped
+
+    close = difflib.get_close_matches(name, _METHODS, n=1, cutoff=cutoff)
+    return close[0] if close else None
+
+
 def _check_settings(cls: type[Plugin]) -> None:
     _check_seconds(cls, "hook_timeout", cls.hook_timeout, positive=True)
     _check_seconds(cls, "shutdown_grace", cls.shutdown_grace, positive=False)
@@ -195,8 +208,8 @@ def _check_settings(cls: type[Plugin]) -> None:
         raise TypeError(f"{_where(cls, 'timeouts')} must be a dict of handler name to seconds")
     for key, seconds in cls.timeouts.items():
         if key not in _METHODS:
-            close = difflib.get_close_matches(str(key), _METHODS, n=1, cutoff=0.6)
-            hint = f"did you mean {close[0]}?" if close else f"handler names are: {', '.join(_METHODS)}"
+            close = _closest_handler(str(key), cutoff=0.6)
+            hint = f"did you mean {close}?" if close else f"handler names are: {', '.join(_METHODS)}"
             raise TypeError(f"{_where(cls, 'timeouts')}: {key!r} is not a hook handler name; {hint}")
         _check_seconds(cls, f"timeouts[{key!r}]", seconds, positive=True)
     workers = cls.max_workers

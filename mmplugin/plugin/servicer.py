@@ -2,10 +2,10 @@
 
 Every unary row gets a route. A hook the plugin did not list in ``Implemented`` answers the row's
 default response, which is what the host assumes for an unlisted hook, so a host that calls one
-anyway sees no difference; such a route creates its message classes on its first call, so a
-plugin's start builds only the classes of the hooks it implements. Streaming rows (ServeHTTP) are
-served only when a handler is mounted for them in ``streams``; otherwise the path answers
-UNIMPLEMENTED.
+anyway sees no difference. Streaming rows (ServeHTTP) are served only when a handler is mounted
+for them in ``streams``; otherwise the path answers UNIMPLEMENTED. A hook's route creates its
+message classes on its first call, so a plugin's start (up to the handshake line the host waits
+for) builds none of them, and the classes of hooks never called are never built.
 """
 
 from __future__ import annotations
@@ -36,8 +36,9 @@ class _RouteOnDemand(Handler):
 
     __slots__ = ()
 
-    def __new__(cls, func: Callable[[Stream[Any, Any]], Awaitable[None]], hook: Hook) -> _RouteOnDemand:
-        return super().__new__(cls, func, Cardinality.UNARY_UNARY, hook, hook)
+    def __new__(cls, func: Callable[[Stream[Any, Any]], Awaitable[None]], cardinality: Cardinality,
+                hook: Hook) -> _RouteOnDemand:
+        return super().__new__(cls, func, cardinality, hook, hook)
 
     @property
     def request_type(self) -> type:
@@ -67,13 +68,10 @@ class HookService:
         for hook in HOOKS:
             if hook.streaming:
                 if hook.name in self._streams:
-                    routes[hook.path] = Handler(partial(self._streaming, hook, self._streams[hook.name]),
-                                                Cardinality.STREAM_STREAM, hook.request, hook.response)
-            elif hook.name in self._answered:
-                routes[hook.path] = Handler(partial(self._unary, hook), Cardinality.UNARY_UNARY,
-                                            hook.request, hook.response)
+                    routes[hook.path] = _RouteOnDemand(partial(self._streaming, hook, self._streams[hook.name]),
+                                                       Cardinality.STREAM_STREAM, hook)
             else:
-                routes[hook.path] = _RouteOnDemand(partial(self._unary, hook), hook)
+                routes[hook.path] = _RouteOnDemand(partial(self._unary, hook), Cardinality.UNARY_UNARY, hook)
         return routes
 
     async def _answer_implemented(self, stream: Stream[Any, Any]) -> None:

@@ -3,6 +3,7 @@
 # plugin: python-betterproto2
 # This file has been @generated
 
+
 __all__ = (
     "BoolValue",
     "BytesValue",
@@ -20,630 +21,751 @@ __all__ = (
     "Value",
 )
 
+
 import typing
+
+
 from dataclasses import dataclass
 
+
 import betterproto2
+
+
 from typing_extensions import Self
+
 
 from ...message_pool import default_message_pool
 
+
 _COMPILER_VERSION = "0.10.1"
+
+
 betterproto2.check_compiler_version(_COMPILER_VERSION)
 
 
-class NullValue(betterproto2.Enum):
-    """
-    Represents a JSON `null`.
-
-    `NullValue` is a sentinel, using an enum with only one value to represent
-    the null value for the `Value` type union.
-
-    A field of type `NullValue` with any value other than `0` is considered
-    invalid. Most ProtoJSON serializers will emit a Value with a `null_value` set
-    as a JSON `null` regardless of the integer value, and so will round trip to
-    a `0` value.
-    """
-
-    NULL_VALUE = 0
-    """
-    Null value.
-    """
-
-
-@dataclass(eq=False, repr=False)
-class BoolValue(betterproto2.Message):
-    """
-    Wrapper message for `bool`.
-
-    The JSON representation for `BoolValue` is JSON `true` and `false`.
-
-    Not recommended for use in new APIs, but still useful for legacy APIs and
-    has no plan to be removed.
-    """
-
-    value: "bool" = betterproto2.field(1, betterproto2.TYPE_BOOL)
-    """
-    The bool value.
-    """
-
-    @classmethod
-    def from_dict(cls, value, *, ignore_unknown_fields: bool = False) -> Self:
-        if isinstance(value, bool):
-            return cls(value=value)
-        return super().from_dict(value, ignore_unknown_fields=ignore_unknown_fields)
-
-    def to_dict(
-        self,
-        *,
-        output_format: betterproto2.OutputFormat = betterproto2.OutputFormat.PROTO_JSON,
-        casing: betterproto2.Casing = betterproto2.Casing.CAMEL,
-        include_default_values: bool = False,
-    ) -> dict[str, typing.Any] | typing.Any:
-        return self.value
-
-    @staticmethod
-    def from_wrapped(wrapped: bool) -> "BoolValue":
-        return BoolValue(value=wrapped)
-
-    def to_wrapped(self) -> bool:
-        return self.value
-
-
-default_message_pool.register_message("google.protobuf", "BoolValue", BoolValue)
-
-
-@dataclass(eq=False, repr=False)
-class BytesValue(betterproto2.Message):
-    """
-    Wrapper message for `bytes`.
-
-    The JSON representation for `BytesValue` is JSON string.
-
-    Not recommended for use in new APIs, but still useful for legacy APIs and
-    has no plan to be removed.
-    """
-
-    value: "bytes" = betterproto2.field(1, betterproto2.TYPE_BYTES)
-    """
-    The bytes value.
-    """
-
-    @classmethod
-    def from_dict(cls, value, *, ignore_unknown_fields: bool = False) -> Self:
-        if isinstance(value, bytes):
-            return cls(value=value)
-        return super().from_dict(value, ignore_unknown_fields=ignore_unknown_fields)
-
-    def to_dict(
-        self,
-        *,
-        output_format: betterproto2.OutputFormat = betterproto2.OutputFormat.PROTO_JSON,
-        casing: betterproto2.Casing = betterproto2.Casing.CAMEL,
-        include_default_values: bool = False,
-    ) -> dict[str, typing.Any] | typing.Any:
-        return self.value
-
-    @staticmethod
-    def from_wrapped(wrapped: bytes) -> "BytesValue":
-        return BytesValue(value=wrapped)
-
-    def to_wrapped(self) -> bytes:
-        return self.value
-
-
-default_message_pool.register_message("google.protobuf", "BytesValue", BytesValue)
-
-
-@dataclass(eq=False, repr=False)
-class DoubleValue(betterproto2.Message):
-    """
-    Wrapper message for `double`.
-
-    The JSON representation for `DoubleValue` is JSON number.
-
-    Not recommended for use in new APIs, but still useful for legacy APIs and
-    has no plan to be removed.
-    """
-
-    value: "float" = betterproto2.field(1, betterproto2.TYPE_DOUBLE)
-    """
-    The double value.
-    """
-
-    @classmethod
-    def from_dict(cls, value, *, ignore_unknown_fields: bool = False) -> Self:
-        if isinstance(value, float):
-            return cls(value=value)
-        return super().from_dict(value, ignore_unknown_fields=ignore_unknown_fields)
-
-    def to_dict(
-        self,
-        *,
-        output_format: betterproto2.OutputFormat = betterproto2.OutputFormat.PROTO_JSON,
-        casing: betterproto2.Casing = betterproto2.Casing.CAMEL,
-        include_default_values: bool = False,
-    ) -> dict[str, typing.Any] | typing.Any:
-        return self.value
-
-    @staticmethod
-    def from_wrapped(wrapped: float) -> "DoubleValue":
-        return DoubleValue(value=wrapped)
-
-    def to_wrapped(self) -> float:
-        return self.value
-
-
-default_message_pool.register_message("google.protobuf", "DoubleValue", DoubleValue)
-
-
-@dataclass(eq=False, repr=False)
-class Empty(betterproto2.Message):
-    """
-    A generic empty message that you can re-use to avoid defining duplicated
-    empty messages in your APIs. A typical example is to use it as the request
-    or the response type of an API method. For instance:
-
-        service Foo {
-          rpc Bar(google.protobuf.Empty) returns (google.protobuf.Empty);
-        }
-    """
-
-    pass
-
-
-default_message_pool.register_message("google.protobuf", "Empty", Empty)
-
-
-@dataclass(eq=False, repr=False)
-class FloatValue(betterproto2.Message):
-    """
-    Wrapper message for `float`.
-
-    The JSON representation for `FloatValue` is JSON number.
-
-    Not recommended for use in new APIs, but still useful for legacy APIs and
-    has no plan to be removed.
-    """
-
-    value: "float" = betterproto2.field(1, betterproto2.TYPE_FLOAT)
-    """
-    The float value.
-    """
-
-    @classmethod
-    def from_dict(cls, value, *, ignore_unknown_fields: bool = False) -> Self:
-        if isinstance(value, float):
-            return cls(value=value)
-        return super().from_dict(value, ignore_unknown_fields=ignore_unknown_fields)
-
-    def to_dict(
-        self,
-        *,
-        output_format: betterproto2.OutputFormat = betterproto2.OutputFormat.PROTO_JSON,
-        casing: betterproto2.Casing = betterproto2.Casing.CAMEL,
-        include_default_values: bool = False,
-    ) -> dict[str, typing.Any] | typing.Any:
-        return self.value
-
-    @staticmethod
-    def from_wrapped(wrapped: float) -> "FloatValue":
-        return FloatValue(value=wrapped)
-
-    def to_wrapped(self) -> float:
-        return self.value
-
-
-default_message_pool.register_message("google.protobuf", "FloatValue", FloatValue)
-
-
-@dataclass(eq=False, repr=False)
-class Int32Value(betterproto2.Message):
-    """
-    Wrapper message for `int32`.
-
-    The JSON representation for `Int32Value` is JSON number.
-
-    Not recommended for use in new APIs, but still useful for legacy APIs and
-    has no plan to be removed.
-    """
-
-    value: "int" = betterproto2.field(1, betterproto2.TYPE_INT32)
-    """
-    The int32 value.
-    """
-
-    @classmethod
-    def from_dict(cls, value, *, ignore_unknown_fields: bool = False) -> Self:
-        if isinstance(value, int):
-            return cls(value=value)
-        return super().from_dict(value, ignore_unknown_fields=ignore_unknown_fields)
-
-    def to_dict(
-        self,
-        *,
-        output_format: betterproto2.OutputFormat = betterproto2.OutputFormat.PROTO_JSON,
-        casing: betterproto2.Casing = betterproto2.Casing.CAMEL,
-        include_default_values: bool = False,
-    ) -> dict[str, typing.Any] | typing.Any:
-        return self.value
-
-    @staticmethod
-    def from_wrapped(wrapped: int) -> "Int32Value":
-        return Int32Value(value=wrapped)
-
-    def to_wrapped(self) -> int:
-        return self.value
-
-
-default_message_pool.register_message("google.protobuf", "Int32Value", Int32Value)
-
-
-@dataclass(eq=False, repr=False)
-class Int64Value(betterproto2.Message):
-    """
-    Wrapper message for `int64`.
-
-    The JSON representation for `Int64Value` is JSON string.
-
-    Not recommended for use in new APIs, but still useful for legacy APIs and
-    has no plan to be removed.
-    """
-
-    value: "int" = betterproto2.field(1, betterproto2.TYPE_INT64)
-    """
-    The int64 value.
-    """
-
-    @classmethod
-    def from_dict(cls, value, *, ignore_unknown_fields: bool = False) -> Self:
-        if isinstance(value, int):
-            return cls(value=value)
-        return super().from_dict(value, ignore_unknown_fields=ignore_unknown_fields)
-
-    def to_dict(
-        self,
-        *,
-        output_format: betterproto2.OutputFormat = betterproto2.OutputFormat.PROTO_JSON,
-        casing: betterproto2.Casing = betterproto2.Casing.CAMEL,
-        include_default_values: bool = False,
-    ) -> dict[str, typing.Any] | typing.Any:
-        return self.value
-
-    @staticmethod
-    def from_wrapped(wrapped: int) -> "Int64Value":
-        return Int64Value(value=wrapped)
-
-    def to_wrapped(self) -> int:
-        return self.value
-
-
-default_message_pool.register_message("google.protobuf", "Int64Value", Int64Value)
-
-
-@dataclass(eq=False, repr=False)
-class ListValue(betterproto2.Message):
-    """
-    Represents a JSON array.
-    """
-
-    values: "list[Value]" = betterproto2.field(
-        1, betterproto2.TYPE_MESSAGE, repeated=True
-    )
-    """
-    Repeated field of dynamically typed values.
-    """
-
-    @classmethod
-    def from_dict(cls, value, *, ignore_unknown_fields: bool = False) -> Self:
-        return cls(values=[Value.from_dict(v) for v in value])
-
-    def to_dict(
-        self,
-        *,
-        output_format: betterproto2.OutputFormat = betterproto2.OutputFormat.PROTO_JSON,
-        casing: betterproto2.Casing = betterproto2.Casing.CAMEL,
-        include_default_values: bool = False,
-    ) -> dict[str, typing.Any] | typing.Any:
-        # If the output format is PYTHON, we should have kept the wrapped type without building the real class
-        assert output_format == betterproto2.OutputFormat.PROTO_JSON
-
-        return [value.to_dict() for value in self.values]
-
-
-default_message_pool.register_message("google.protobuf", "ListValue", ListValue)
-
-
-@dataclass(eq=False, repr=False)
-class StringValue(betterproto2.Message):
-    """
-    Wrapper message for `string`.
-
-    The JSON representation for `StringValue` is JSON string.
-
-    Not recommended for use in new APIs, but still useful for legacy APIs and
-    has no plan to be removed.
-    """
-
-    value: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
-    """
-    The string value.
-    """
-
-    @classmethod
-    def from_dict(cls, value, *, ignore_unknown_fields: bool = False) -> Self:
-        if isinstance(value, str):
-            return cls(value=value)
-        return super().from_dict(value, ignore_unknown_fields=ignore_unknown_fields)
-
-    def to_dict(
-        self,
-        *,
-        output_format: betterproto2.OutputFormat = betterproto2.OutputFormat.PROTO_JSON,
-        casing: betterproto2.Casing = betterproto2.Casing.CAMEL,
-        include_default_values: bool = False,
-    ) -> dict[str, typing.Any] | typing.Any:
-        return self.value
-
-    @staticmethod
-    def from_wrapped(wrapped: str) -> "StringValue":
-        return StringValue(value=wrapped)
-
-    def to_wrapped(self) -> str:
-        return self.value
-
-
-default_message_pool.register_message("google.protobuf", "StringValue", StringValue)
-
-
-@dataclass(eq=False, repr=False)
-class Struct(betterproto2.Message):
-    """
-    Represents a JSON object.
-
-    An unordered key-value map, intending to perfectly capture the semantics of a
-    JSON object. This enables parsing any arbitrary JSON payload as a message
-    field in ProtoJSON format.
-
-    This follows RFC 8259 guidelines for interoperable JSON: notably this type
-    cannot represent large Int64 values or `NaN`/`Infinity` numbers,
-    since the JSON format generally does not support those values in its number
-    type.
-
-    If you do not intend to parse arbitrary JSON into your message, a custom
-    typed message should be preferred instead of using this type.
-    """
-
-    fields: "dict[str, Value]" = betterproto2.field(
-        1,
-        betterproto2.TYPE_MAP,
-        map_meta=betterproto2.map_meta(
-            betterproto2.TYPE_STRING, betterproto2.TYPE_MESSAGE
-        ),
-    )
-    """
-    Unordered map of dynamically typed values.
-    """
-
-    @classmethod
-    def from_dict(cls, value, *, ignore_unknown_fields: bool = False) -> Self:
-        assert isinstance(value, dict)
-
-        fields: dict[str, Value] = {}
-
-        for key, val in value.items():
-            fields[key] = Value.from_dict(val)
-
-        return cls(fields=fields)  # type: ignore[reportArgumentType]
-
-    def to_dict(
-        self,
-        *,
-        output_format: betterproto2.OutputFormat = betterproto2.OutputFormat.PROTO_JSON,
-        casing: betterproto2.Casing = betterproto2.Casing.CAMEL,
-        include_default_values: bool = False,
-    ) -> dict[str, typing.Any] | typing.Any:
-        # If the output format is PYTHON, we should have kept the wrapped type without building the real class
-        assert output_format == betterproto2.OutputFormat.PROTO_JSON
-
-        return {
-            key: value.to_dict(
-                output_format=output_format,
-                casing=casing,
-                include_default_values=include_default_values,
-            )
-            for key, value in self.fields.items()
-        }
-
-
-default_message_pool.register_message("google.protobuf", "Struct", Struct)
-
-
-@dataclass(eq=False, repr=False)
-class UInt32Value(betterproto2.Message):
-    """
-    Wrapper message for `uint32`.
-
-    The JSON representation for `UInt32Value` is JSON number.
-
-    Not recommended for use in new APIs, but still useful for legacy APIs and
-    has no plan to be removed.
-    """
-
-    value: "int" = betterproto2.field(1, betterproto2.TYPE_UINT32)
-    """
-    The uint32 value.
-    """
-
-    @classmethod
-    def from_dict(cls, value, *, ignore_unknown_fields: bool = False) -> Self:
-        if isinstance(value, int):
-            return cls(value=value)
-        return super().from_dict(value, ignore_unknown_fields=ignore_unknown_fields)
-
-    def to_dict(
-        self,
-        *,
-        output_format: betterproto2.OutputFormat = betterproto2.OutputFormat.PROTO_JSON,
-        casing: betterproto2.Casing = betterproto2.Casing.CAMEL,
-        include_default_values: bool = False,
-    ) -> dict[str, typing.Any] | typing.Any:
-        return self.value
-
-    @staticmethod
-    def from_wrapped(wrapped: int) -> "UInt32Value":
-        return UInt32Value(value=wrapped)
-
-    def to_wrapped(self) -> int:
-        return self.value
-
-
-default_message_pool.register_message("google.protobuf", "UInt32Value", UInt32Value)
-
-
-@dataclass(eq=False, repr=False)
-class UInt64Value(betterproto2.Message):
-    """
-    Wrapper message for `uint64`.
-
-    The JSON representation for `UInt64Value` is JSON string.
-
-    Not recommended for use in new APIs, but still useful for legacy APIs and
-    has no plan to be removed.
-    """
-
-    value: "int" = betterproto2.field(1, betterproto2.TYPE_UINT64)
-    """
-    The uint64 value.
-    """
-
-    @classmethod
-    def from_dict(cls, value, *, ignore_unknown_fields: bool = False) -> Self:
-        if isinstance(value, int):
-            return cls(value=value)
-        return super().from_dict(value, ignore_unknown_fields=ignore_unknown_fields)
-
-    def to_dict(
-        self,
-        *,
-        output_format: betterproto2.OutputFormat = betterproto2.OutputFormat.PROTO_JSON,
-        casing: betterproto2.Casing = betterproto2.Casing.CAMEL,
-        include_default_values: bool = False,
-    ) -> dict[str, typing.Any] | typing.Any:
-        return self.value
-
-    @staticmethod
-    def from_wrapped(wrapped: int) -> "UInt64Value":
-        return UInt64Value(value=wrapped)
-
-    def to_wrapped(self) -> int:
-        return self.value
-
-
-default_message_pool.register_message("google.protobuf", "UInt64Value", UInt64Value)
-
-
-@dataclass(eq=False, repr=False)
-class Value(betterproto2.Message):
-    """
-    Represents a JSON value.
-
-    `Value` represents a dynamically typed value which can be either
-    null, a number, a string, a boolean, a recursive struct value, or a
-    list of values. A producer of value is expected to set one of these
-    variants. Absence of any variant is an invalid state.
-
-    Oneofs:
-        - kind: The kind of value.
-    """
-
-    null_value: "NullValue | None" = betterproto2.field(
-        1, betterproto2.TYPE_ENUM, optional=True, group="kind"
-    )
-    """
-    Represents a JSON `null`.
-    """
-
-    number_value: "float | None" = betterproto2.field(
-        2, betterproto2.TYPE_DOUBLE, optional=True, group="kind"
-    )
-    """
-    Represents a JSON number. Must not be `NaN`, `Infinity` or
-    `-Infinity`, since those are not supported in JSON. This also cannot
-    represent large Int64 values, since JSON format generally does not
-    support them in its number type.
-    """
-
-    string_value: "str | None" = betterproto2.field(
-        3, betterproto2.TYPE_STRING, optional=True, group="kind"
-    )
-    """
-    Represents a JSON string.
-    """
-
-    bool_value: "bool | None" = betterproto2.field(
-        4, betterproto2.TYPE_BOOL, optional=True, group="kind"
-    )
-    """
-    Represents a JSON boolean (`true` or `false` literal in JSON).
-    """
-
-    struct_value: "Struct | None" = betterproto2.field(
-        5, betterproto2.TYPE_MESSAGE, optional=True, group="kind"
-    )
-    """
-    Represents a JSON object.
-    """
-
-    list_value: "ListValue | None" = betterproto2.field(
-        6, betterproto2.TYPE_MESSAGE, optional=True, group="kind"
-    )
-    """
-    Represents a JSON array.
-    """
-
-    @classmethod
-    def from_dict(cls, value, *, ignore_unknown_fields: bool = False) -> Self:
-        match value:
-            case bool() as b:
-                return cls(bool_value=b)
-            case int() | float() as num:
-                return cls(number_value=num)
-            case str() as s:
-                return cls(string_value=s)
-            case list() as l:
-                return cls(list_value=ListValue.from_dict(l))
-            case dict() as d:
-                return cls(struct_value=Struct.from_dict(d))
-            case None:
-                return cls(null_value=NullValue.NULL_VALUE)
-        raise ValueError(f"Unknown value type: {type(value)}")
-
-    def to_dict(
-        self,
-        *,
-        output_format: betterproto2.OutputFormat = betterproto2.OutputFormat.PROTO_JSON,
-        casing: betterproto2.Casing = betterproto2.Casing.CAMEL,
-        include_default_values: bool = False,
-    ) -> dict[str, typing.Any] | typing.Any:
-        # If the output format is PYTHON, we should have kept the wrapped type without building the real class
-        assert output_format == betterproto2.OutputFormat.PROTO_JSON
-
-        match self:
-            case Value(null_value=NullValue.NULL_VALUE):
-                return None
-            case Value(bool_value=bool(b)):
-                return b
-            case Value(number_value=int(num)) | Value(number_value=float(num)):
-                return num
-            case Value(string_value=str(s)):
-                return s
-            case Value(list_value=ListValue(values=l)):
-                return [v.to_dict() for v in l]
-            case Value(struct_value=Struct(fields=f)):
-                return {k: v.to_dict() for k, v in f.items()}
-
-        raise ValueError("Invalid value")
-
-
-default_message_pool.register_message("google.protobuf", "Value", Value)
+import threading as _threading
+
+
+def _make_NullValue() -> type:
+    class NullValue(betterproto2.Enum):
+        __qualname__ = 'NullValue'
+        """
+        Represents a JSON `null`.
+
+        `NullValue` is a sentinel, using an enum with only one value to represent
+        the null value for the `Value` type union.
+
+        A field of type `NullValue` with any value other than `0` is considered
+        invalid. Most ProtoJSON serializers will emit a Value with a `null_value` set
+        as a JSON `null` regardless of the integer value, and so will round trip to
+        a `0` value.
+        """
+
+        NULL_VALUE = 0
+        """
+        Null value.
+        """
+    return NullValue
+
+
+def _make_BoolValue() -> type:
+    @dataclass(eq=False, repr=False)
+    class BoolValue(betterproto2.Message):
+        __qualname__ = 'BoolValue'
+        """
+        Wrapper message for `bool`.
+
+        The JSON representation for `BoolValue` is JSON `true` and `false`.
+
+        Not recommended for use in new APIs, but still useful for legacy APIs and
+        has no plan to be removed.
+        """
+
+        value: "bool" = betterproto2.field(1, betterproto2.TYPE_BOOL)
+        """
+        The bool value.
+        """
+
+        @classmethod
+        def from_dict(cls, value, *, ignore_unknown_fields: bool = False) -> Self:
+            if isinstance(value, bool):
+                return cls(value=value)
+            return super().from_dict(value, ignore_unknown_fields=ignore_unknown_fields)
+
+        def to_dict(
+            self,
+            *,
+            output_format: betterproto2.OutputFormat = betterproto2.OutputFormat.PROTO_JSON,
+            casing: betterproto2.Casing = betterproto2.Casing.CAMEL,
+            include_default_values: bool = False,
+        ) -> dict[str, typing.Any] | typing.Any:
+            return self.value
+
+        @staticmethod
+        def from_wrapped(wrapped: bool) -> "BoolValue":
+            return BoolValue(value=wrapped)
+
+        def to_wrapped(self) -> bool:
+            return self.value
+
+    default_message_pool.register_message("google.protobuf", "BoolValue", BoolValue)
+    return BoolValue
+
+
+def _make_BytesValue() -> type:
+    @dataclass(eq=False, repr=False)
+    class BytesValue(betterproto2.Message):
+        __qualname__ = 'BytesValue'
+        """
+        Wrapper message for `bytes`.
+
+        The JSON representation for `BytesValue` is JSON string.
+
+        Not recommended for use in new APIs, but still useful for legacy APIs and
+        has no plan to be removed.
+        """
+
+        value: "bytes" = betterproto2.field(1, betterproto2.TYPE_BYTES)
+        """
+        The bytes value.
+        """
+
+        @classmethod
+        def from_dict(cls, value, *, ignore_unknown_fields: bool = False) -> Self:
+            if isinstance(value, bytes):
+                return cls(value=value)
+            return super().from_dict(value, ignore_unknown_fields=ignore_unknown_fields)
+
+        def to_dict(
+            self,
+            *,
+            output_format: betterproto2.OutputFormat = betterproto2.OutputFormat.PROTO_JSON,
+            casing: betterproto2.Casing = betterproto2.Casing.CAMEL,
+            include_default_values: bool = False,
+        ) -> dict[str, typing.Any] | typing.Any:
+            return self.value
+
+        @staticmethod
+        def from_wrapped(wrapped: bytes) -> "BytesValue":
+            return BytesValue(value=wrapped)
+
+        def to_wrapped(self) -> bytes:
+            return self.value
+
+    default_message_pool.register_message("google.protobuf", "BytesValue", BytesValue)
+    return BytesValue
+
+
+def _make_DoubleValue() -> type:
+    @dataclass(eq=False, repr=False)
+    class DoubleValue(betterproto2.Message):
+        __qualname__ = 'DoubleValue'
+        """
+        Wrapper message for `double`.
+
+        The JSON representation for `DoubleValue` is JSON number.
+
+        Not recommended for use in new APIs, but still useful for legacy APIs and
+        has no plan to be removed.
+        """
+
+        value: "float" = betterproto2.field(1, betterproto2.TYPE_DOUBLE)
+        """
+        The double value.
+        """
+
+        @classmethod
+        def from_dict(cls, value, *, ignore_unknown_fields: bool = False) -> Self:
+            if isinstance(value, float):
+                return cls(value=value)
+            return super().from_dict(value, ignore_unknown_fields=ignore_unknown_fields)
+
+        def to_dict(
+            self,
+            *,
+            output_format: betterproto2.OutputFormat = betterproto2.OutputFormat.PROTO_JSON,
+            casing: betterproto2.Casing = betterproto2.Casing.CAMEL,
+            include_default_values: bool = False,
+        ) -> dict[str, typing.Any] | typing.Any:
+            return self.value
+
+        @staticmethod
+        def from_wrapped(wrapped: float) -> "DoubleValue":
+            return DoubleValue(value=wrapped)
+
+        def to_wrapped(self) -> float:
+            return self.value
+
+    default_message_pool.register_message("google.protobuf", "DoubleValue", DoubleValue)
+    return DoubleValue
+
+
+def _make_Empty() -> type:
+    @dataclass(eq=False, repr=False)
+    class Empty(betterproto2.Message):
+        __qualname__ = 'Empty'
+        """
+        A generic empty message that you can re-use to avoid defining duplicated
+        empty messages in your APIs. A typical example is to use it as the request
+        or the response type of an API method. For instance:
+
+            service Foo {
+              rpc Bar(google.protobuf.Empty) returns (google.protobuf.Empty);
+            }
+        """
+
+        pass
+
+    default_message_pool.register_message("google.protobuf", "Empty", Empty)
+    return Empty
+
+
+def _make_FloatValue() -> type:
+    @dataclass(eq=False, repr=False)
+    class FloatValue(betterproto2.Message):
+        __qualname__ = 'FloatValue'
+        """
+        Wrapper message for `float`.
+
+        The JSON representation for `FloatValue` is JSON number.
+
+        Not recommended for use in new APIs, but still useful for legacy APIs and
+        has no plan to be removed.
+        """
+
+        value: "float" = betterproto2.field(1, betterproto2.TYPE_FLOAT)
+        """
+        The float value.
+        """
+
+        @classmethod
+        def from_dict(cls, value, *, ignore_unknown_fields: bool = False) -> Self:
+            if isinstance(value, float):
+                return cls(value=value)
+            return super().from_dict(value, ignore_unknown_fields=ignore_unknown_fields)
+
+        def to_dict(
+            self,
+            *,
+            output_format: betterproto2.OutputFormat = betterproto2.OutputFormat.PROTO_JSON,
+            casing: betterproto2.Casing = betterproto2.Casing.CAMEL,
+            include_default_values: bool = False,
+        ) -> dict[str, typing.Any] | typing.Any:
+            return self.value
+
+        @staticmethod
+        def from_wrapped(wrapped: float) -> "FloatValue":
+            return FloatValue(value=wrapped)
+
+        def to_wrapped(self) -> float:
+            return self.value
+
+    default_message_pool.register_message("google.protobuf", "FloatValue", FloatValue)
+    return FloatValue
+
+
+def _make_Int32Value() -> type:
+    @dataclass(eq=False, repr=False)
+    class Int32Value(betterproto2.Message):
+        __qualname__ = 'Int32Value'
+        """
+        Wrapper message for `int32`.
+
+        The JSON representation for `Int32Value` is JSON number.
+
+        Not recommended for use in new APIs, but still useful for legacy APIs and
+        has no plan to be removed.
+        """
+
+        value: "int" = betterproto2.field(1, betterproto2.TYPE_INT32)
+        """
+        The int32 value.
+        """
+
+        @classmethod
+        def from_dict(cls, value, *, ignore_unknown_fields: bool = False) -> Self:
+            if isinstance(value, int):
+                return cls(value=value)
+            return super().from_dict(value, ignore_unknown_fields=ignore_unknown_fields)
+
+        def to_dict(
+            self,
+            *,
+            output_format: betterproto2.OutputFormat = betterproto2.OutputFormat.PROTO_JSON,
+            casing: betterproto2.Casing = betterproto2.Casing.CAMEL,
+            include_default_values: bool = False,
+        ) -> dict[str, typing.Any] | typing.Any:
+            return self.value
+
+        @staticmethod
+        def from_wrapped(wrapped: int) -> "Int32Value":
+            return Int32Value(value=wrapped)
+
+        def to_wrapped(self) -> int:
+            return self.value
+
+    default_message_pool.register_message("google.protobuf", "Int32Value", Int32Value)
+    return Int32Value
+
+
+def _make_Int64Value() -> type:
+    @dataclass(eq=False, repr=False)
+    class Int64Value(betterproto2.Message):
+        __qualname__ = 'Int64Value'
+        """
+        Wrapper message for `int64`.
+
+        The JSON representation for `Int64Value` is JSON string.
+
+        Not recommended for use in new APIs, but still useful for legacy APIs and
+        has no plan to be removed.
+        """
+
+        value: "int" = betterproto2.field(1, betterproto2.TYPE_INT64)
+        """
+        The int64 value.
+        """
+
+        @classmethod
+        def from_dict(cls, value, *, ignore_unknown_fields: bool = False) -> Self:
+            if isinstance(value, int):
+                return cls(value=value)
+            return super().from_dict(value, ignore_unknown_fields=ignore_unknown_fields)
+
+        def to_dict(
+            self,
+            *,
+            output_format: betterproto2.OutputFormat = betterproto2.OutputFormat.PROTO_JSON,
+            casing: betterproto2.Casing = betterproto2.Casing.CAMEL,
+            include_default_values: bool = False,
+        ) -> dict[str, typing.Any] | typing.Any:
+            return self.value
+
+        @staticmethod
+        def from_wrapped(wrapped: int) -> "Int64Value":
+            return Int64Value(value=wrapped)
+
+        def to_wrapped(self) -> int:
+            return self.value
+
+    default_message_pool.register_message("google.protobuf", "Int64Value", Int64Value)
+    return Int64Value
+
+
+def _make_ListValue() -> type:
+    @dataclass(eq=False, repr=False)
+    class ListValue(betterproto2.Message):
+        __qualname__ = 'ListValue'
+        """
+        Represents a JSON array.
+        """
+
+        values: "list[Value]" = betterproto2.field(
+            1, betterproto2.TYPE_MESSAGE, repeated=True
+        )
+        """
+        Repeated field of dynamically typed values.
+        """
+
+        @classmethod
+        def from_dict(cls, value, *, ignore_unknown_fields: bool = False) -> Self:
+            return cls(values=[Value.from_dict(v) for v in value])
+
+        def to_dict(
+            self,
+            *,
+            output_format: betterproto2.OutputFormat = betterproto2.OutputFormat.PROTO_JSON,
+            casing: betterproto2.Casing = betterproto2.Casing.CAMEL,
+            include_default_values: bool = False,
+        ) -> dict[str, typing.Any] | typing.Any:
+            # If the output format is PYTHON, we should have kept the wrapped type without building the real class
+            assert output_format == betterproto2.OutputFormat.PROTO_JSON
+
+            return [value.to_dict() for value in self.values]
+
+    default_message_pool.register_message("google.protobuf", "ListValue", ListValue)
+    return ListValue
+
+
+def _make_StringValue() -> type:
+    @dataclass(eq=False, repr=False)
+    class StringValue(betterproto2.Message):
+        __qualname__ = 'StringValue'
+        """
+        Wrapper message for `string`.
+
+        The JSON representation for `StringValue` is JSON string.
+
+        Not recommended for use in new APIs, but still useful for legacy APIs and
+        has no plan to be removed.
+        """
+
+        value: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+        """
+        The string value.
+        """
+
+        @classmethod
+        def from_dict(cls, value, *, ignore_unknown_fields: bool = False) -> Self:
+            if isinstance(value, str):
+                return cls(value=value)
+            return super().from_dict(value, ignore_unknown_fields=ignore_unknown_fields)
+
+        def to_dict(
+            self,
+            *,
+            output_format: betterproto2.OutputFormat = betterproto2.OutputFormat.PROTO_JSON,
+            casing: betterproto2.Casing = betterproto2.Casing.CAMEL,
+            include_default_values: bool = False,
+        ) -> dict[str, typing.Any] | typing.Any:
+            return self.value
+
+        @staticmethod
+        def from_wrapped(wrapped: str) -> "StringValue":
+            return StringValue(value=wrapped)
+
+        def to_wrapped(self) -> str:
+            return self.value
+
+    default_message_pool.register_message("google.protobuf", "StringValue", StringValue)
+    return StringValue
+
+
+def _make_Struct() -> type:
+    @dataclass(eq=False, repr=False)
+    class Struct(betterproto2.Message):
+        __qualname__ = 'Struct'
+        """
+        Represents a JSON object.
+
+        An unordered key-value map, intending to perfectly capture the semantics of a
+        JSON object. This enables parsing any arbitrary JSON payload as a message
+        field in ProtoJSON format.
+
+        This follows RFC 8259 guidelines for interoperable JSON: notably this type
+        cannot represent large Int64 values or `NaN`/`Infinity` numbers,
+        since the JSON format generally does not support those values in its number
+        type.
+
+        If you do not intend to parse arbitrary JSON into your message, a custom
+        typed message should be preferred instead of using this type.
+        """
+
+        fields: "dict[str, Value]" = betterproto2.field(
+            1,
+            betterproto2.TYPE_MAP,
+            map_meta=betterproto2.map_meta(
+                betterproto2.TYPE_STRING, betterproto2.TYPE_MESSAGE
+            ),
+        )
+        """
+        Unordered map of dynamically typed values.
+        """
+
+        @classmethod
+        def from_dict(cls, value, *, ignore_unknown_fields: bool = False) -> Self:
+            assert isinstance(value, dict)
+
+            fields: dict[str, Value] = {}
+
+            for key, val in value.items():
+                fields[key] = Value.from_dict(val)
+
+            return cls(fields=fields)  # type: ignore[reportArgumentType]
+
+        def to_dict(
+            self,
+            *,
+            output_format: betterproto2.OutputFormat = betterproto2.OutputFormat.PROTO_JSON,
+            casing: betterproto2.Casing = betterproto2.Casing.CAMEL,
+            include_default_values: bool = False,
+        ) -> dict[str, typing.Any] | typing.Any:
+            # If the output format is PYTHON, we should have kept the wrapped type without building the real class
+            assert output_format == betterproto2.OutputFormat.PROTO_JSON
+
+            return {
+                key: value.to_dict(
+                    output_format=output_format,
+                    casing=casing,
+                    include_default_values=include_default_values,
+                )
+                for key, value in self.fields.items()
+            }
+
+    default_message_pool.register_message("google.protobuf", "Struct", Struct)
+    return Struct
+
+
+def _make_UInt32Value() -> type:
+    @dataclass(eq=False, repr=False)
+    class UInt32Value(betterproto2.Message):
+        __qualname__ = 'UInt32Value'
+        """
+        Wrapper message for `uint32`.
+
+        The JSON representation for `UInt32Value` is JSON number.
+
+        Not recommended for use in new APIs, but still useful for legacy APIs and
+        has no plan to be removed.
+        """
+
+        value: "int" = betterproto2.field(1, betterproto2.TYPE_UINT32)
+        """
+        The uint32 value.
+        """
+
+        @classmethod
+        def from_dict(cls, value, *, ignore_unknown_fields: bool = False) -> Self:
+            if isinstance(value, int):
+                return cls(value=value)
+            return super().from_dict(value, ignore_unknown_fields=ignore_unknown_fields)
+
+        def to_dict(
+            self,
+            *,
+            output_format: betterproto2.OutputFormat = betterproto2.OutputFormat.PROTO_JSON,
+            casing: betterproto2.Casing = betterproto2.Casing.CAMEL,
+            include_default_values: bool = False,
+        ) -> dict[str, typing.Any] | typing.Any:
+            return self.value
+
+        @staticmethod
+        def from_wrapped(wrapped: int) -> "UInt32Value":
+            return UInt32Value(value=wrapped)
+
+        def to_wrapped(self) -> int:
+            return self.value
+
+    default_message_pool.register_message("google.protobuf", "UInt32Value", UInt32Value)
+    return UInt32Value
+
+
+def _make_UInt64Value() -> type:
+    @dataclass(eq=False, repr=False)
+    class UInt64Value(betterproto2.Message):
+        __qualname__ = 'UInt64Value'
+        """
+        Wrapper message for `uint64`.
+
+        The JSON representation for `UInt64Value` is JSON string.
+
+        Not recommended for use in new APIs, but still useful for legacy APIs and
+        has no plan to be removed.
+        """
+
+        value: "int" = betterproto2.field(1, betterproto2.TYPE_UINT64)
+        """
+        The uint64 value.
+        """
+
+        @classmethod
+        def from_dict(cls, value, *, ignore_unknown_fields: bool = False) -> Self:
+            if isinstance(value, int):
+                return cls(value=value)
+            return super().from_dict(value, ignore_unknown_fields=ignore_unknown_fields)
+
+        def to_dict(
+            self,
+            *,
+            output_format: betterproto2.OutputFormat = betterproto2.OutputFormat.PROTO_JSON,
+            casing: betterproto2.Casing = betterproto2.Casing.CAMEL,
+            include_default_values: bool = False,
+        ) -> dict[str, typing.Any] | typing.Any:
+            return self.value
+
+        @staticmethod
+        def from_wrapped(wrapped: int) -> "UInt64Value":
+            return UInt64Value(value=wrapped)
+
+        def to_wrapped(self) -> int:
+            return self.value
+
+    default_message_pool.register_message("google.protobuf", "UInt64Value", UInt64Value)
+    return UInt64Value
+
+
+def _make_Value() -> type:
+    @dataclass(eq=False, repr=False)
+    class Value(betterproto2.Message):
+        __qualname__ = 'Value'
+        """
+        Represents a JSON value.
+
+        `Value` represents a dynamically typed value which can be either
+        null, a number, a string, a boolean, a recursive struct value, or a
+        list of values. A producer of value is expected to set one of these
+        variants. Absence of any variant is an invalid state.
+
+        Oneofs:
+            - kind: The kind of value.
+        """
+
+        null_value: "NullValue | None" = betterproto2.field(
+            1, betterproto2.TYPE_ENUM, optional=True, group="kind"
+        )
+        """
+        Represents a JSON `null`.
+        """
+
+        number_value: "float | None" = betterproto2.field(
+            2, betterproto2.TYPE_DOUBLE, optional=True, group="kind"
+        )
+        """
+        Represents a JSON number. Must not be `NaN`, `Infinity` or
+        `-Infinity`, since those are not supported in JSON. This also cannot
+        represent large Int64 values, since JSON format generally does not
+        support them in its number type.
+        """
+
+        string_value: "str | None" = betterproto2.field(
+            3, betterproto2.TYPE_STRING, optional=True, group="kind"
+        )
+        """
+        Represents a JSON string.
+        """
+
+        bool_value: "bool | None" = betterproto2.field(
+            4, betterproto2.TYPE_BOOL, optional=True, group="kind"
+        )
+        """
+        Represents a JSON boolean (`true` or `false` literal in JSON).
+        """
+
+        struct_value: "Struct | None" = betterproto2.field(
+            5, betterproto2.TYPE_MESSAGE, optional=True, group="kind"
+        )
+        """
+        Represents a JSON object.
+        """
+
+        list_value: "ListValue | None" = betterproto2.field(
+            6, betterproto2.TYPE_MESSAGE, optional=True, group="kind"
+        )
+        """
+        Represents a JSON array.
+        """
+
+        @classmethod
+        def from_dict(cls, value, *, ignore_unknown_fields: bool = False) -> Self:
+            match value:
+                case bool() as b:
+                    return cls(bool_value=b)
+                case int() | float() as num:
+                    return cls(number_value=num)
+                case str() as s:
+                    return cls(string_value=s)
+                case list() as l:
+                    return cls(list_value=ListValue.from_dict(l))
+                case dict() as d:
+                    return cls(struct_value=Struct.from_dict(d))
+                case None:
+                    return cls(null_value=NullValue.NULL_VALUE)
+            raise ValueError(f"Unknown value type: {type(value)}")
+
+        def to_dict(
+            self,
+            *,
+            output_format: betterproto2.OutputFormat = betterproto2.OutputFormat.PROTO_JSON,
+            casing: betterproto2.Casing = betterproto2.Casing.CAMEL,
+            include_default_values: bool = False,
+        ) -> dict[str, typing.Any] | typing.Any:
+            # If the output format is PYTHON, we should have kept the wrapped type without building the real class
+            assert output_format == betterproto2.OutputFormat.PROTO_JSON
+
+            match self:
+                case Value(null_value=NullValue.NULL_VALUE):
+                    return None
+                case Value(bool_value=bool(b)):
+                    return b
+                case Value(number_value=int(num)) | Value(number_value=float(num)):
+                    return num
+                case Value(string_value=str(s)):
+                    return s
+                case Value(list_value=ListValue(values=l)):
+                    return [v.to_dict() for v in l]
+                case Value(struct_value=Struct(fields=f)):
+                    return {k: v.to_dict() for k, v in f.items()}
+
+            raise ValueError("Invalid value")
+
+    default_message_pool.register_message("google.protobuf", "Value", Value)
+    return Value
+
+
+_FACTORIES = {
+    'NullValue': _make_NullValue,
+    'BoolValue': _make_BoolValue,
+    'BytesValue': _make_BytesValue,
+    'DoubleValue': _make_DoubleValue,
+    'Empty': _make_Empty,
+    'FloatValue': _make_FloatValue,
+    'Int32Value': _make_Int32Value,
+    'Int64Value': _make_Int64Value,
+    'ListValue': _make_ListValue,
+    'StringValue': _make_StringValue,
+    'Struct': _make_Struct,
+    'UInt32Value': _make_UInt32Value,
+    'UInt64Value': _make_UInt64Value,
+    'Value': _make_Value,
+}
+
+
+_NEEDS: dict[str, tuple[str, ...]] = {
+    'NullValue': (),
+    'BoolValue': (),
+    'BytesValue': (),
+    'DoubleValue': (),
+    'Empty': (),
+    'FloatValue': (),
+    'Int32Value': (),
+    'Int64Value': (),
+    'ListValue': ('Value',),
+    'StringValue': (),
+    'Struct': ('Value',),
+    'UInt32Value': (),
+    'UInt64Value': (),
+    'Value': ('ListValue', 'NullValue', 'Struct',),
+}
+
+
+_PROTO_NAMES = {
+}
+
+
+_lock = _threading.RLock()
+
+
+def _load(name: str, created: dict[str, type]) -> type:
+    cls = globals().get(name)
+    if cls is None:
+        cls = created.get(name)
+    if cls is None:
+        cls = created[name] = _FACTORIES[name]()
+        for other in _NEEDS[name]:
+            _load(other, created)
+    return cls
+
+
+def __getattr__(name: str) -> type:
+    if name not in _FACTORIES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    with _lock:
+        created: dict[str, type] = {}
+        cls = _load(name, created)
+        globals().update(created)  # all at once: no thread sees a class before the ones it names
+    return cls
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_FACTORIES))
+
+
+def load_message(proto_name: str) -> type:
+    """The class of the message or enum named ``proto_name`` in this proto package."""
+    return __getattr__(_PROTO_NAMES.get(proto_name, proto_name))
+
+
+def load_all() -> None:
+    """Create every class of the module now (for code that walks the message pool)."""
+    for name in _FACTORIES:
+        __getattr__(name)
