@@ -62,7 +62,9 @@ def generate(out: Path) -> None:
         module = out / name
         compiled = module.read_text()
         module.with_suffix(".pyi").write_text(compiled + LAZY_STUB)
-        module.write_text(lazify(compiled))
+        dotted = "mmplugin_proto." + str(Path(name).parent).replace("/", ".")
+        for file_name, text in lazify(compiled, dotted).items():
+            (module.parent / file_name).write_text(text)
 
 
 def differences(a: Path, b: Path) -> list[str]:
