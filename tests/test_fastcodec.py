@@ -32,11 +32,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from strategies import PROPERTY_SETTINGS, messages
 
-from mmplugin.proto import goplugin, health, pb, wkt
+from mmplugin.proto import all_message_classes, goplugin, health, pb, wkt
 from mmplugin.wire import codec, compiler
 from mmplugin.wire.codec import DecodeError, MessageCodec, decode, encode
 from mmplugin.wire.endpoints import WireServer
 from mmplugin.wire.limits import FILE_RECEIVE_LIMIT
+from mmplugin.wire.schema import plan_message
 
 SAMPLE_PROTOS = Path(__file__).resolve().parent / "protos"
 HOT = [
@@ -405,8 +406,24 @@ def test_corrupted_input_is_rejected_exactly_when_upb_rejects_it(data: st.DataOb
 # --- coverage of the generated classes -------------------------------------------------------
 
 def generated_classes() -> list[type]:
+    all_message_classes()  # the lazy modules create the rest
     return [cls for module in (pb, wkt, health, goplugin) for cls in vars(module).values()
             if isinstance(cls, type) and issubclass(cls, betterproto2.Message)]
+
+
+def test_field_plans_name_the_classes_and_defaults_betterproto2_does() -> None:
+    # The plans read each class's type hints once; betterproto2's own table is the reference.
+    checked = 0
+    for cls in generated_classes():
+        table = cls._betterproto
+        for field in plan_message(cls).fields:
+            if field.python_type is not None and not field.unwrap:
+                assert field.python_type is table.cls_by_field[field.name], (cls, field.name)
+                checked += 1
+            if not field.repeated and field.entry is None:
+                expected = table.default_gen[field.name]()
+                assert (field.default, type(field.default)) == (expected, type(expected)), (cls, field.name)
+    assert checked > 600
 
 
 def test_every_generated_class_compiles_without_falling_back() -> None:

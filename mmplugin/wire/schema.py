@@ -1,14 +1,19 @@
 """What the code generators need to know about a message class, read from betterproto2's metadata.
 
 betterproto2 keeps each field's protobuf facts in ``cls.__dataclass_fields__[name].metadata
-['betterproto']`` and resolves the Python classes of message, enum and map fields in
-``cls._betterproto.cls_by_field``; this module turns both into plain :class:`FieldPlan` rows.
+['betterproto']``, and the Python classes of message and enum fields in the class's type hints;
+this module turns both into plain :class:`FieldPlan` rows. The hints are read once per class:
+betterproto2's own table (``cls._betterproto.cls_by_field``) reads all of a class's hints again for
+each such field, which made a message with many of them (Post) cost milliseconds to plan. Only map
+fields still use that table, for the entry message class betterproto2 makes for them.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import keyword
+import sys
+import typing
 from typing import Any
 
 import betterproto2
@@ -87,17 +92,26 @@ def plan_message(cls: type) -> MessagePlan:
         raise Unsupported(f"{cls.__qualname__} is not a dataclass")
     if getattr(cls, "__post_init__", None) is not betterproto2.Message.__post_init__:
         raise Unsupported(f"{cls.__qualname__} defines its own __post_init__")
-    proto_meta = cls._betterproto
+    hints = typing.get_type_hints(cls, vars(sys.modules[cls.__module__]), {})
     fields = []
     for dc_field in dataclasses.fields(cls):
         meta = dc_field.metadata.get("betterproto")
         if not isinstance(meta, betterproto2.FieldMetadata):
             raise Unsupported(f"{cls.__qualname__}.{dc_field.name} has no betterproto2 metadata")
-        fields.append(_plan_field(cls, dc_field.name, meta, proto_meta))
+        fields.append(_plan_field(cls, dc_field, meta, hints))
     return MessagePlan(cls, tuple(fields))
 
 
-def _plan_field(cls: type, name: str, meta: betterproto2.FieldMetadata, proto_meta: Any) -> FieldPlan:
+def _field_class(hint: Any) -> Any:
+    """The class a field's type hint names, as betterproto2 reads it: ``Post | None`` and
+    ``list[Post]`` name Post, an enum's hint is the enum."""
+    args = getattr(hint, "__args__", None)
+    return hint if args is None else args[0]
+
+
+def _plan_field(cls: type, dc_field: dataclasses.Field[Any], meta: betterproto2.FieldMetadata,
+                hints: dict[str, Any]) -> FieldPlan:
+    name = dc_field.name
     if not name.isidentifier() or keyword.iskeyword(name) or name.startswith("__"):
         raise Unsupported(f"{cls.__qualname__} has a field named {name!r}")
     kind = meta.proto_type
@@ -108,13 +122,16 @@ def _plan_field(cls: type, name: str, meta: betterproto2.FieldMetadata, proto_me
     python_type: type | None = None
     unwrap = meta.unwrap is not None
     if kind == "map":
-        entry = plan_message(proto_meta.cls_by_field[name])
+        entry = plan_message(cls._betterproto.cls_by_field[name])  # type: ignore[attr-defined]
     elif meta.unwrap is not None:
         python_type = meta.unwrap()
     elif kind in ("message", "enum"):
-        python_type = proto_meta.cls_by_field[name]
+        python_type = _field_class(hints[name])
     repeated = bool(meta.repeated)
-    default = None if repeated or kind == "map" else proto_meta.default_gen[name]()
+    factory = dc_field.default_factory  # betterproto2 gives every field one (its default_gen)
+    if factory is dataclasses.MISSING:
+        raise Unsupported(f"{cls.__qualname__}.{name} has no default factory")
+    default = None if repeated or kind == "map" else factory()
     return FieldPlan(
         name=name,
         number=meta.number,
