@@ -16,8 +16,10 @@ get       calls, warmup, concurrency          ``samples``, ``elapsed`` (1 KiB GE
 echo      size                                ``bytes``, ``elapsed``, ``first_byte``, ``peak_rss``
 download  size                                ``bytes``, ``elapsed``, ``first_byte``
 api       method, calls, warmup               ``samples``, ``elapsed`` (timed in the plugin)
-launch    (none)                              ``handshake`` (s), ``idle_rss`` (bytes)
-import    (none)                              ``seconds`` to import the plugin side in a fresh process
+launch    samples                             ``handshake`` (s), ``idle_rss`` (bytes): medians of
+                                              ``samples`` fresh plugin processes
+import    samples                             ``seconds`` to import the plugin side in a fresh
+                                              process (median of ``samples`` processes)
 codec     seconds                             ``encode_ops_per_s``, ``decode_ops_per_s``
 ========  ==================================  ====================================================
 """
@@ -31,6 +33,7 @@ import json
 import logging
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -183,25 +186,31 @@ class _Driver:
     async def api(self, method: str, calls: int, warmup: int) -> dict[str, Any]:
         return (await self.host.api(method, calls, warmup)).as_json()
 
-    async def launch(self) -> dict[str, Any]:
-        launched = await self.host.launch()
-        try:
-            await asyncio.sleep(IDLE_SETTLE)
-            idle = rss_bytes(launched.pid)
-        finally:
-            await launched.stop()
-        return {"handshake": launched.handshake, "idle_rss": idle}
+    async def launch(self, samples: int = 1) -> dict[str, Any]:
+        handshakes, idle = [], []
+        for _ in range(samples):
+            launched = await self.host.launch()
+            try:
+                await asyncio.sleep(IDLE_SETTLE)
+                idle.append(rss_bytes(launched.pid))
+            finally:
+                await launched.stop()
+            handshakes.append(launched.handshake)
+        return {"handshake": statistics.median(handshakes), "idle_rss": statistics.median(idle)}
 
-    async def import_(self) -> dict[str, Any]:
+    async def import_(self, samples: int = 1) -> dict[str, Any]:
         # sys.__stdout__: a plugin runtime may point sys.stdout elsewhere when imported under a host.
         script = ("import sys, time; _t = time.perf_counter(); " + self.host.import_statement +
                   "; sys.__stdout__.write(repr(time.perf_counter() - _t))")
         env = dict(self.host.plugin_environment())
-        done = await asyncio.to_thread(subprocess.run, [sys.executable, "-c", script], env=env,
-                                       capture_output=True, text=True, timeout=60, check=False)
-        if done.returncode:
-            raise RuntimeError(f"import of the plugin side failed: {done.stderr.strip()[-2000:]}")
-        return {"seconds": float(done.stdout.split()[-1])}
+        seconds = []
+        for _ in range(samples):
+            done = await asyncio.to_thread(subprocess.run, [sys.executable, "-c", script], env=env,
+                                           capture_output=True, text=True, timeout=60, check=False)
+            if done.returncode:
+                raise RuntimeError(f"import of the plugin side failed: {done.stderr.strip()[-2000:]}")
+            seconds.append(float(done.stdout.split()[-1]))
+        return {"seconds": statistics.median(seconds)}
 
     async def codec(self, seconds: float) -> dict[str, Any]:
         functions = self.host.codec()

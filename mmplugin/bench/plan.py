@@ -186,6 +186,9 @@ class Profile:
     api_calls: int = 1000
     api_warmup: int = 100
     codec_seconds: float = 0.5
+    start_samples: int = 3
+    """Launches (and imports) in each repetition of the cold-start cases, which report their median:
+    one process start is a single sample of a figure that varies by tens of percent between starts."""
     command_timeout: float = 300.0
     """Seconds any one driver command may take before the run is abandoned."""
 
@@ -234,8 +237,10 @@ def cases(profile: Profile) -> list[Case]:
                           {"op": "api", "method": method, "calls": p.api_calls, "warmup": p.api_warmup},
                           ("calls_per_s", "p50_us", "p99_us", "mean_us"), _latency("calls_per_s"),
                           distribution=True))
-    found.append(Case("cold_start", "launch", {"op": "launch"}, ("handshake_ms", "idle_rss_mib"), _launch))
-    found.append(Case("cold_start", "import", {"op": "import"}, ("import_ms",), _import))
+    found.append(Case("cold_start", "launch", {"op": "launch", "samples": p.start_samples},
+                      ("handshake_ms", "idle_rss_mib"), _launch))
+    found.append(Case("cold_start", "import", {"op": "import", "samples": p.start_samples}, ("import_ms",),
+                      _import))
     found.append(Case("codec", "MessageWillBePostedRequest", {"op": "codec", "seconds": p.codec_seconds},
                       ("encode_ops_per_s", "decode_ops_per_s"), _codec))
     return found
