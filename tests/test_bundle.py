@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import subprocess
 import sys
@@ -12,7 +13,15 @@ import pytest
 
 from mmplugin.author.bundle import LAUNCHER, BundleError, build_bundle
 
-PROBE = "import betterproto2, grpclib, mmplugin, multidict\nprint(mmplugin.__file__)\nprint(grpclib.__file__)\n"
+PROBE = """\
+import sys
+import mmplugin, betterproto2, grpclib, multidict
+from mmplugin.proto import pb, wkt
+print(mmplugin.__file__)
+print(grpclib.__file__)
+print(betterproto2.__version__, "importlib.metadata" in sys.modules)
+print(pb.Post(props=wkt.Struct()).props is not None, pb.Post.__module__)
+"""
 
 
 def _plugin(root: Path, requirements: str = "") -> Path:
@@ -57,9 +66,12 @@ def test_bundle_is_reproducible_safe_and_self_contained(tmp_path: Path) -> None:
     unpacked = tmp_path / "out" / "com.example.bundled"
     result = subprocess.run([sys.executable, "-S", LAUNCHER], cwd=unpacked, capture_output=True, text=True,
                             check=True, env={"PATH": "/usr/bin:/bin"})
-    mm_file, grpclib_file = result.stdout.split()
+    mm_file, grpclib_file, version_line, classes_line = result.stdout.splitlines()
     assert Path(mm_file).is_relative_to(unpacked / "vendor")
     assert Path(grpclib_file).is_relative_to(unpacked / "vendor")
+    # betterproto2's version comes from its vendored .dist-info; the lazy classes load from the parts.
+    assert version_line == f"{importlib.metadata.version('betterproto2')} False"
+    assert classes_line == "True mmplugin_proto.mattermost.pluginapi.v1"
 
 
 def test_a_compiled_only_dependency_is_refused_by_name(tmp_path: Path) -> None:
