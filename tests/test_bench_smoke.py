@@ -14,7 +14,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from mmplugin.bench import BenchError, BenchOutput, Profile, ReportError, run_bench, validate_report
+from mmplugin.bench import BenchError, BenchOutput, Profile, ReportError, run_bench, runner, validate_report
 from mmplugin.bench.plan import BASELINE, LIMIT, OURS, WORKLOADS, available_stacks, cases
 from mmplugin.bench.report import schema
 from mmplugin.wire import handshake as hs
@@ -130,3 +130,17 @@ def test_benchmark_plugins_spell_the_process_contract_like_mmplugin() -> None:
     assert workload.MAGIC_COOKIE_VALUE == hs.MAGIC_COOKIE_VALUE
     assert workload.API_TARGET_ENV == hs.API_TARGET_ENV
     assert hs.Handshake.parse(workload.handshake_line(4242)) == hs.Handshake("127.0.0.1", 4242)
+
+
+def test_precompile_covers_the_installed_dependencies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A package and a single-module dependency whose sources are newer than any bytecode.
+    (tmp_path / "deppkg").mkdir()
+    (tmp_path / "deppkg" / "__init__.py").write_text("")
+    (tmp_path / "deppkg" / "inner.py").write_text("VALUE = 1\n")
+    (tmp_path / "depmod.py").write_text("VALUE = 2\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(runner, "DEPENDENCIES", ("deppkg", "depmod", "not_installed_anywhere"))
+    assert runner.precompile(BENCHMARKS) == []
+    tag = sys.implementation.cache_tag
+    assert (tmp_path / "deppkg" / "__pycache__" / f"inner.{tag}.pyc").is_file()
+    assert (tmp_path / "__pycache__" / f"depmod.{tag}.pyc").is_file()

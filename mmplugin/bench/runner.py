@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import compileall
 import datetime
+import importlib.util
 import json
 import os
 import sys
@@ -48,18 +49,39 @@ def benchmarks_dir() -> Path:
     return folder
 
 
+#: The installed packages the stacks' plugins import, byte-compiled with our own trees (those not
+#: installed are skipped).
+DEPENDENCIES = ("grpclib", "h2", "hpack", "hyperframe", "multidict", "betterproto2", "typing_extensions",
+                "uvloop", "grpc", "google.protobuf")
+
+
 def precompile(bench_dir: Path) -> list[str]:
     """Byte-compile the Python code the stacks import, as ``pip install`` does for installed packages.
 
     Imports then read bytecode, not source: with ``PYTHONDONTWRITEBYTECODE`` set, or from an editable
     install, every fresh plugin process would otherwise compile our modules (the generated messages
-    are 20,000 lines) while the baseline's site-packages come compiled. Returns the folders that
-    could not be compiled (read-only, say), for the report's notes.
+    are 20,000 lines) while the baseline's site-packages come compiled. The dependencies are
+    compiled too (a no-op when their bytecode is current): a source file touched after installation
+    would otherwise be compiled again by every start of the stacks that import it. Returns the
+    folders and files that could not be compiled (read-only, say), for the report's notes.
     """
     failed = []
     for folder in (Path(mmplugin.__file__).parent, Path(mmplugin_proto.__file__).parent, bench_dir):
         if not compileall.compile_dir(folder, quiet=2):
             failed.append(str(folder))
+    for name in DEPENDENCIES:
+        try:
+            spec = importlib.util.find_spec(name)
+        except ImportError:  # a parent package (google) that is not installed
+            continue
+        if spec is None or spec.origin is None:
+            continue
+        locations = list(spec.submodule_search_locations or [])
+        for place in locations or [spec.origin]:
+            compiled = (compileall.compile_dir(place, quiet=2) if locations
+                        else compileall.compile_file(place, quiet=2))
+            if not compiled:
+                failed.append(place)
     return failed
 
 
