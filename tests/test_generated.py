@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -139,3 +141,27 @@ def test_the_lazy_module_defines_what_the_compiler_wrote(module: str) -> None:
     assert int(count) == {"pb": 654, "wkt": 14}[module]
     assert same == "True"
     assert int(registered) == 667
+
+
+def test_a_missing_part_file_is_named(tmp_path: Path) -> None:
+    # A damaged install: the module still imports, and naming a class of the lost part says which file.
+    shutil.copytree(ROOT / "generated" / "mmplugin_proto", tmp_path / "mmplugin_proto",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "mmplugin_proto" / "mattermost" / "pluginapi" / "v1" / "_classes_00.py").unlink()
+    code = """
+        from mmplugin_proto.mattermost.pluginapi import v1
+        first = next(name for name, part in v1._PARTS.items() if part == 0)
+        later = next(name for name, part in v1._PARTS.items() if part == 1 and not v1._NEEDS[name])
+        print(getattr(v1, later).__name__ == later)
+        try:
+            getattr(v1, first)
+        except ImportError as exc:
+            print(exc)
+    """
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                            cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path)}, check=False)
+    assert result.returncode == 0, result.stderr
+    available, error = result.stdout.splitlines()
+    assert available == "True"
+    assert error.startswith("mmplugin_proto.mattermost.pluginapi.v1._classes_00: the part file holding ")
+    assert error.endswith(" is missing")
