@@ -19,12 +19,12 @@ import asyncio
 import os
 import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 from baseline.host import GrpcioHost
 from driver import HostSide
+from measure import measure_calls
 from ours.host import OursHost
 
 STACKS: dict[str, Callable[[str], HostSide]] = {"mmplugin": OursHost, "grpcio": GrpcioHost}
@@ -36,15 +36,9 @@ async def first_and_later(stack: Callable[[str], HostSide], calls: int) -> tuple
     await host.start()
     try:
         call = host.hook("MessageWillBePosted")
-        started = time.perf_counter()
-        await call()
-        first = time.perf_counter() - started
-        later = []
-        for _ in range(calls):
-            started = time.perf_counter()
-            await call()
-            later.append(time.perf_counter() - started)
-        return first, statistics.median(later)
+        first = await measure_calls(call, 1, 0, 1)
+        later = await measure_calls(call, calls, 0, 1)
+        return first.samples[0], statistics.median(later.samples)
     finally:
         await host.close()
 

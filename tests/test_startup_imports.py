@@ -1,7 +1,9 @@
-"""What ``import mmplugin`` loads: the plugin runtime, not the API client until a plugin uses it."""
+"""What ``import mmplugin`` loads: the plugin runtime, not the API client until a plugin uses it,
+and not importlib.metadata (betterproto2's version comes from its dist-info)."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import subprocess
 import sys
 
@@ -17,3 +19,10 @@ def test_the_api_client_loads_on_first_use_and_its_name_works_before() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/", check=True)
     assert done.stdout.splitlines() == ["False", "mmplugin.api.errors True",
                                         "module 'mmplugin' has no attribute 'nope'"]
+
+
+def test_importing_mmplugin_leaves_importlib_metadata_alone() -> None:
+    code = ("import sys, mmplugin, mmplugin.http, betterproto2; "
+            "print('importlib.metadata' in sys.modules, betterproto2.__version__)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/", check=True)
+    assert done.stdout.split() == ["False", importlib.metadata.version("betterproto2")]
