@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import socket
 import sys
 from pathlib import Path
 
 import httpx
 from host_support import alive, make_plugin, starts
+
+from mmplugin.cli.run import _listen
 
 
 async def _line_with(stream: asyncio.StreamReader, text: str, seen: list[str]) -> str:
@@ -21,6 +24,17 @@ async def _line_with(stream: asyncio.StreamReader, text: str, seen: list[str]) -
         seen.append(line)
         if text in line:
             return line
+
+
+def test_the_front_socket_accepts_connections_before_the_server_runs() -> None:
+    # `mmplugin run` prints "serving on" before uvicorn has started: a client that connects at once
+    # must wait in the backlog, not be refused.
+    sock = _listen(0)
+    try:
+        with socket.create_connection(sock.getsockname(), timeout=5):
+            pass
+    finally:
+        sock.close()
 
 
 async def test_run_serves_a_plugin_and_stops_on_sigint(tmp_path: Path) -> None:

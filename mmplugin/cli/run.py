@@ -103,10 +103,13 @@ async def _run(args: argparse.Namespace) -> int:
 
 
 def _listen(port: int) -> socket.socket:
+    """A socket listening on 127.0.0.1:``port``: connections made once "serving on" is printed wait
+    in its backlog until uvicorn, still starting, accepts them (instead of being refused)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind(("127.0.0.1", port))
+        sock.listen(socket.SOMAXCONN)
     except OSError as exc:
         sock.close()
         raise CliError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from None
