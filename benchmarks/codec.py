@@ -6,6 +6,11 @@ Usage (from the repository root, with the test extras installed)::
     python benchmarks/codec.py --quick    # fewer repetitions
     python benchmarks/codec.py --json results.json
 
+mmplugin decodes a ``google.protobuf.Struct`` or ``ListValue`` field when it is first read, and
+upb makes the Python objects of fields when they are first read; so for the MessageWillBePosted
+request there is also a ``decode+read`` row: decode, then the reads the benchmark's hook handler
+makes (the message text and one prop of the post).
+
 Each figure is the median over the repetitions of the mean time per call within one repetition
 (each repetition runs long enough to be measurable), with the spread (min-max over repetitions)
 beside it. Before timing, every message is checked: our bytes equal ``bytes(message)`` and upb
@@ -30,6 +35,7 @@ sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT / "tests")]
 import betterproto2  # noqa: E402
 from google_protos import google_message_classes  # noqa: E402
 from messages import hot_messages  # noqa: E402
+from workload import read_post  # noqa: E402
 
 from mmplugin.wire.codec import decode, encode  # noqa: E402
 
@@ -107,6 +113,14 @@ def run(repetitions: int, target_seconds: float) -> list[dict[str, Any]]:
         for codec in encodes:
             row[f"{codec}_encode"] = encodes[codec]
             row[f"{codec}_decode"] = decodes[codec]
+        if name == "MessageWillBePostedRequest":
+            reads = measure({
+                "upb": lambda g=google_cls, d=data: read_post(g.FromString(d).post),
+                "betterproto2": lambda c=cls, d=data: read_post(c.parse(d).post),
+                "mmplugin": lambda c=cls, d=data: read_post(decode(c, d).post),
+            }, repetitions, target_seconds)
+            for codec in reads:
+                row[f"{codec}_decode+read"] = reads[codec]
         rows.append(row)
         print(f"  measured {name}", file=sys.stderr)
     return rows
@@ -123,7 +137,9 @@ def table(rows: list[dict[str, Any]]) -> str:
         "|---|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
-        for op in ("encode", "decode"):
+        for op in ("encode", "decode", "decode+read"):
+            if f"mmplugin_{op}" not in row:
+                continue
             ours = row[f"mmplugin_{op}"]["median"]
             theirs = row[f"betterproto2_{op}"]["median"]
             lines.append(

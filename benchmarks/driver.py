@@ -116,7 +116,7 @@ class HostSide(Protocol):
         """Start a fresh plugin process and wait for its handshake line (nothing else)."""
 
     def codec(self) -> tuple[Callable[[], object], Callable[[], object]] | None:
-        """Encode and decode of the realistic MessageWillBePosted request, or None."""
+        """Encode, and decode plus :func:`workload.read_post`, of the MessageWillBePosted request, or None."""
 
 
 async def launch_plugin(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> tuple[

@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 PLUGIN_ID = "com.example.bench"
 
@@ -50,6 +51,16 @@ def allows(message: str, from_webhook: str) -> bool:
     """The MessageWillBePosted check of every stack: look at the text and one prop, then allow."""
     text = message.lower()
     return not (any(word in text for word in BLOCKED_WORDS) and from_webhook != "true")
+
+
+def read_post(post: Any) -> bool:
+    """The reads of the MessageWillBePosted handlers (text and one prop), on either stack's message.
+
+    The codec's decode figure includes them: mmplugin decodes a Struct when it is first read and
+    upb makes Python objects for fields when they are first read, so parsing alone would not
+    compare like with like.
+    """
+    return allows(post.message, post.props.fields["from_webhook"].string_value)
 
 
 def pieces(size: int) -> Iterator[bytes]:

@@ -326,9 +326,7 @@ def test_every_truncation_is_rejected_exactly_when_upb_rejects_it(google: Any) -
 
 @pytest.mark.parametrize(("wire", "reason"), [
     (key(1, 2) + varint(1 << 34), "AppError.id has length 17179869184 but only 0 bytes remain"),
-    (length_delimited(7, key(1, 2) + varint(1 << 33)), "Struct.fields has length 8589934592"),
     (key(4, 2) + varint(2**31) + b"x", "AppError.request_id has length 2147483648 but only 1 bytes remain"),
-    (key(7, 2) + varint(5) + b"\x0a\x09abc", "Struct.fields has length 9 but only 3 bytes remain"),
     (key(1, 0) + b"\xff" * 11, "varint longer than 10 bytes"),
     (key(9, 6), "invalid wire type 6"),
     (key(9, 7), "invalid wire type 7"),
@@ -342,13 +340,30 @@ def test_every_truncation_is_rejected_exactly_when_upb_rejects_it(google: Any) -
     (varint((1 << 29) << 3) + b"\x01", "field number 536870912 is out of range"),
     (b"\x88\x80\x80\x80\x80\x00\x01", "tag longer than 5 bytes"),
     (key(1, 2) + b"\x81" + b"\x80" * 8 + b"\x00k", "length prefix longer than 5 bytes"),
-    (length_delimited(7, length_delimited(1, b"\xf8\xff\xff\xff\x7f\x01")), "field number 4294967295"),
 ])
 def test_malformed_input_raises_decode_error(wire: bytes, reason: str, google: Any) -> None:
     with pytest.raises(DecodeError, match=reason) as caught:
         decode(pb.AppError, wire)
     assert isinstance(caught.value, ValueError)
     assert caught.value.message_type == "AppError"
+    with pytest.raises(GoogleDecodeError):
+        google(pb.AppError).FromString(wire)
+
+
+@pytest.mark.parametrize(("wire", "reason"), [
+    (length_delimited(7, key(1, 2) + varint(1 << 33)), "Struct.fields has length 8589934592"),
+    (length_delimited(7, key(1, 2) + varint(9) + b"abc"), "Struct.fields has length 9 but only 3 bytes remain"),
+    (length_delimited(7, length_delimited(1, b"\xf8\xff\xff\xff\x7f\x01")), "field number 4294967295"),
+])
+def test_malformed_struct_raises_decode_error_when_first_read(wire: bytes, reason: str, google: Any) -> None:
+    # A Struct field is decoded on first read (mmplugin.wire.lazy), so its errors surface there.
+    message = decode(pb.AppError, wire)
+    for _ in range(2):
+        with pytest.raises(DecodeError, match=reason) as caught:
+            message.params.fields  # noqa: B018
+        assert caught.value.message_type == "Struct"
+    with pytest.raises(DecodeError, match=reason):
+        repr(message)
     with pytest.raises(GoogleDecodeError):
         google(pb.AppError).FromString(wire)
 
@@ -369,12 +384,25 @@ def test_varint_running_past_a_nested_message_is_rejected() -> None:
         decode(pb.KvGetResponse, wire)
 
 
-def test_nesting_beyond_the_recursion_limit_is_a_decode_error() -> None:
+def test_nesting_beyond_the_recursion_limit_is_a_decode_error(sample: ModuleType) -> None:
     wire = b""
     for _ in range(sys.getrecursionlimit()):
-        wire = length_delimited(1, length_delimited(1, b"k") + length_delimited(2, length_delimited(5, wire)))
+        wire = length_delimited(1, wire)
     with pytest.raises(DecodeError, match="nested too deeply"):
-        decode(wkt.Struct, wire)
+        decode(sample.Tree, wire)
+
+
+def test_a_struct_nested_beyond_the_recursion_limit_is_read_one_level_at_a_time() -> None:
+    depth = sys.getrecursionlimit() + 10
+    wire = b""
+    for _ in range(depth):
+        wire = length_delimited(1, length_delimited(1, b"k") + length_delimited(2, length_delimited(5, wire)))
+    struct = decode(wkt.Struct, wire)
+    levels = 0
+    while struct.fields:
+        struct = struct.fields["k"].struct_value
+        levels += 1
+    assert levels == depth
 
 
 # --- property tests on the hot messages --------------------------------------------------------

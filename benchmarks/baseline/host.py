@@ -193,7 +193,7 @@ class GrpcioHost(HostSide):
     def codec(self) -> tuple[Callable[[], object], Callable[[], object]]:
         request, cls = self.request, self.request_class
         data = request.SerializeToString()
-        return request.SerializeToString, (lambda: cls.FromString(data))
+        return request.SerializeToString, (lambda: workload.read_post(cls.FromString(data).post))
 
 
 if __name__ == "__main__":

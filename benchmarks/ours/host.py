@@ -161,7 +161,7 @@ class OursHost(HostSide):
     def codec(self) -> tuple[Callable[[], object], Callable[[], object]]:
         request = self._request
         data = encode(request)
-        return (lambda: encode(request)), (lambda: decode(pb.MessageWillBePostedRequest, data))
+        return (lambda: encode(request)), (lambda: workload.read_post(decode(pb.MessageWillBePostedRequest, data).post))
 
 
 async def _pieces(size: int) -> AsyncIterator[bytes]:

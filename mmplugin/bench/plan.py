@@ -117,7 +117,8 @@ WORKLOADS = (
              "Process launch to handshake line (as a host sees it), import time of the plugin-side packages "
              "in a fresh interpreter, and RSS of a freshly started, idle plugin process."),
     Workload("codec", "Codec",
-             "Encode and decode of the realistic MessageWillBePosted request, in one process.",
+             "Encode of the realistic MessageWillBePosted request, and decode with the reads the hook's "
+             "handler makes (the message text and one prop), in one process.",
              transport=False),
 )
 WORKLOADS_BY_NAME = {workload.name: workload for workload in WORKLOADS}

@@ -19,7 +19,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 
-from mmplugin.wire import _runtime
+from mmplugin.wire import _runtime, lazy
 from mmplugin.wire._source import Source
 from mmplugin.wire.schema import STRUCT_FORMATS, FieldPlan, MessagePlan
 
@@ -202,6 +202,10 @@ def _read(
             if merge and kind == "message":
                 cls = src.const(field.python_type, "M")
                 src.add(depth, f"if {target} is None:")
+                if lazy.is_lazy(field.python_type):
+                    src.add(depth + 1, f"o = new({src.const(lazy.shell_class(field.python_type), 'L')})")
+                    src.add(depth + 1, f"o.__dict__ = {{{lazy.WIRE!r}: data[pos:{e}]}}")
+                    value = "o"
                 src.add(depth + 1, _store(target, value))
                 src.add(depth, "else:")
                 src.add(depth + 1, _store(target, f"merge({cls}, {target}, {field.unwrap}, data, pos, {e})"))

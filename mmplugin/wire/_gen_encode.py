@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import struct
 
-from mmplugin.wire import _runtime
+from mmplugin.wire import _runtime, lazy
 from mmplugin.wire._source import Source
 from mmplugin.wire.schema import STRUCT_FORMATS, FieldPlan, MessagePlan
 
@@ -31,8 +31,17 @@ def generate_encoder(plan: MessagePlan) -> Source:
         write_varint=_runtime.write_varint, varint_bytes=_runtime.varint_bytes, zigzag=_runtime.zigzag
     )
     src.add(0, "def encode(m, buf):")
+    shell = lazy.is_lazy(plan.cls)
+    if shell:
+        # A shell that was never read still holds its wire bytes.
+        src.add(1, f"if type(m) is {src.const(lazy.shell_class(plan.cls), 'L')}:")
+        src.add(2, f"buf += m.__dict__[{lazy.WIRE!r}]")
+        src.add(2, "return")
     _body(src, plan, top=False)
     src.add(0, "def encode_message(m):")
+    if shell:
+        src.add(1, f"if type(m) is {src.const(lazy.shell_class(plan.cls), 'L')}:")
+        src.add(2, f"return m.__dict__[{lazy.WIRE!r}]")
     src.add(1, "buf = bytearray()")
     if any(field.proto_type == "bytes" for field in plan.fields):
         src.add(1, "parts = None")

@@ -6,7 +6,9 @@ through :func:`encode` and :func:`decode`, and grpclib is handed :class:`Message
 The messages are betterproto2's generated dataclasses; the work is done by Python functions
 generated once per message class from betterproto2's field metadata (:mod:`mmplugin.wire.compiler`).
 The bytes are identical to ``bytes(message)`` and decoded instances equal ``Cls.parse(data)``, an
-order of magnitude faster on structured messages. Malformed input raises :class:`DecodeError`::
+order of magnitude faster on structured messages. ``google.protobuf.Struct`` and ``ListValue``
+fields (a post's ``props``) are decoded when first read (:mod:`mmplugin.wire.lazy`), so a malformed
+one raises there rather than here. Malformed input raises :class:`DecodeError`::
 
     >>> from mmplugin.proto import pb
     >>> data = encode(pb.KvSetRequest(key="k", value=b"v"))

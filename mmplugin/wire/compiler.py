@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from mmplugin.wire import lazy
 from mmplugin.wire._gen_decode import generate_decoder
 from mmplugin.wire._gen_encode import generate_encoder
 from mmplugin.wire._source import Source
@@ -42,6 +43,11 @@ def message_encoder_for(cls: type) -> MessageEncoder:
     """The top-level encoder of message class ``cls``, generated on first use."""
     message_encoder = _message_encoders.get(cls)
     if message_encoder is None:
+        base = lazy.base_class(cls)
+        if base is not cls:
+            message_encoder_for(base)
+            _encoders[cls], _message_encoders[cls] = _encoders[base], _message_encoders[base]
+            return _message_encoders[base]
         try:
             src = generate_encoder(plan_message(cls))
             _link(src)
@@ -58,6 +64,10 @@ def decoder_for(cls: type) -> Decoder:
     """The decoder of message class ``cls``, generated on first use."""
     decoder = _decoders.get(cls)
     if decoder is None:
+        base = lazy.base_class(cls)
+        if base is not cls:
+            decoder = _decoders[cls] = decoder_for(base)
+            return decoder
         try:
             src = generate_decoder(plan_message(cls), _merge)
             _link(src)
