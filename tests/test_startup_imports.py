@@ -1,4 +1,4 @@
-"""What ``import mmplugin`` loads: the plugin runtime, not the API client until a plugin uses it,
+"""What ``import mmplugin`` loads: the plugin runtime, not the API client or the codec compiler until used,
 and not importlib.metadata (betterproto2's version comes from its dist-info)."""
 
 from __future__ import annotations
@@ -26,3 +26,14 @@ def test_importing_mmplugin_leaves_importlib_metadata_alone() -> None:
             "print('importlib.metadata' in sys.modules, betterproto2.__version__)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/", check=True)
     assert done.stdout.split() == ["False", importlib.metadata.version("betterproto2")]
+
+
+def test_the_codec_compiler_loads_at_the_first_message() -> None:
+    code = ("import sys, mmplugin, mmplugin.http, mmplugin.plugin.server\n"
+            "from mmplugin.wire.codec import decode, encode\n"
+            "from mmplugin.proto import pb\n"
+            "print('mmplugin.wire.compiler' in sys.modules, 'mmplugin.wire.schema' in sys.modules)\n"
+            "print(decode(pb.KvSetRequest, encode(pb.KvSetRequest(key='k'))).key)\n"
+            "print('mmplugin.wire.compiler' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/", check=True)
+    assert done.stdout.splitlines() == ["False False", "k", "True"]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import types
 import typing
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import betterproto2
 
@@ -44,8 +44,7 @@ class ResultTypeError(TypeError):
     """A handler returned a value its hook cannot send."""
 
 
-@dataclass(frozen=True)
-class _ResultType:
+class _ResultType(NamedTuple):
     item: type
     repeated: bool
 

@@ -26,7 +26,7 @@ one raises there rather than here. Malformed input raises :class:`DecodeError`::
 from __future__ import annotations
 
 import logging
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import betterproto2
 from grpclib.const import Status
@@ -34,8 +34,10 @@ from grpclib.encoding.base import CodecBase
 from grpclib.exceptions import GRPCError
 
 from mmplugin.wire._runtime import Malformed
-from mmplugin.wire.compiler import decoder_for, message_encoder_for
 from mmplugin.wire.errors import DecodeError
+
+if TYPE_CHECKING:
+    from mmplugin.wire.compiler import Decoder, MessageEncoder
 
 M = TypeVar("M", bound=betterproto2.Message)
 
@@ -44,9 +46,31 @@ _log = logging.getLogger("mmplugin")
 __all__ = ["DecodeError", "MessageCodec", "decode", "encode"]
 
 
+def _bind_compiler() -> None:
+    """Import the compiler at the first message: a plugin's start needs neither it nor its plans."""
+    global _message_encoder_for, _decoder_for
+    from mmplugin.wire import compiler
+
+    _message_encoder_for, _decoder_for = compiler.message_encoder_for, compiler.decoder_for
+
+
+def _first_message_encoder_for(cls: type) -> MessageEncoder:
+    _bind_compiler()
+    return _message_encoder_for(cls)
+
+
+def _first_decoder_for(cls: type) -> Decoder:
+    _bind_compiler()
+    return _decoder_for(cls)
+
+
+_message_encoder_for = _first_message_encoder_for
+_decoder_for = _first_decoder_for
+
+
 def encode(message: betterproto2.Message) -> bytes:
     """Serialise ``message`` to protobuf wire bytes (the same bytes as ``bytes(message)``)."""
-    return message_encoder_for(type(message))(message)
+    return _message_encoder_for(type(message))(message)
 
 
 def decode(message_type: type[M], data: bytes | bytearray | memoryview) -> M:
@@ -58,7 +82,7 @@ def decode(message_type: type[M], data: bytes | bytearray | memoryview) -> M:
     if type(data) is not bytes:
         data = bytes(data)
     try:
-        message: M = decoder_for(message_type)(data, 0, len(data))
+        message: M = _decoder_for(message_type)(data, 0, len(data))
     except Malformed as exc:
         raise DecodeError(message_type.__qualname__, exc.reason, exc.offset) from None
     except IndexError:

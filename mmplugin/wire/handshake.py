@@ -6,7 +6,7 @@ with :meth:`Handshake.parse`, which names what is wrong with a malformed one (SE
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 MAGIC_COOKIE_KEY = "MATTERMOST_PLUGIN"
 MAGIC_COOKIE_VALUE = "Securely message teams, anywhere."
@@ -23,8 +23,7 @@ class HandshakeError(ValueError):
     """A handshake line that a go-plugin host would refuse; the message says why."""
 
 
-@dataclass(frozen=True)
-class Handshake:
+class Handshake(NamedTuple):
     """``CORE|APP|NETWORK|ADDRESS|PROTOCOL``, e.g. ``1|1|tcp|127.0.0.1:4242|grpc``."""
 
     host: str

@@ -21,6 +21,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from mmplugin.wire import codec
+
 WIRE = "_mmplugin_wire"
 """The key of a shell's wire bytes in its instance dict (the only key it has)."""
 
@@ -63,15 +65,13 @@ def _make_shell(cls: type) -> type:
 
 def _materialize(shell: Any) -> None:
     """Decode ``shell``'s bytes into it and make it an instance of the message class."""
-    from mmplugin.wire.codec import decode  # the codec's compiler imports this module
-
     with _materializing:
         base = getattr(type(shell), "_mmplugin_base", None)
         if base is None:
             return  # another thread decoded it meanwhile
         wire = shell.__dict__.get(WIRE)
         if wire is not None:
-            shell.__dict__ = decode(base, wire).__dict__
+            shell.__dict__ = codec.decode(base, wire).__dict__
         shell.__class__ = base
 
 

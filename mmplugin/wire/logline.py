@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 #: hclog's level names; Python's WARNING is hclog's "warn" and CRITICAL has no equivalent above error.
 LEVELS = ("trace", "debug", "info", "warn", "error")
@@ -50,13 +49,12 @@ def format_line(level: str, message: str, fields: dict[str, Any] | None = None,
     return json.dumps(record, default=str, ensure_ascii=False)
 
 
-@dataclass(frozen=True)
-class LogLine:
+class LogLine(NamedTuple):
     """A stderr line as the host understands it."""
 
     level: str
     message: str
-    fields: dict[str, Any] = field(default_factory=dict)
+    fields: dict[str, Any]
 
 
 def parse_line(line: str) -> LogLine:
@@ -74,5 +72,5 @@ def parse_line(line: str) -> LogLine:
             return LogLine(record["@level"], str(record.get("@message", "")), fields)
     for prefix, level in _PREFIXES.items():
         if text.startswith(prefix):
-            return LogLine(level, text[len(prefix):].strip())
-    return LogLine("debug", text)
+            return LogLine(level, text[len(prefix):].strip(), {})
+    return LogLine("debug", text, {})
