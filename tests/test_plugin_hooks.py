@@ -14,7 +14,7 @@ from plugin_process import PluginProcess, call, write_plugin
 
 from mmplugin import DISMISS_POST
 from mmplugin.hooks import HOOKS_BY_NAME, Hook
-from mmplugin.proto import goplugin, pb
+from mmplugin.proto import goplugin, pb, wkt
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +100,11 @@ class Behaviour(mmplugin.Plugin):
             raise HookError("custom reason")
         if text == "modify":
             return pb.Post(message="modified")
+        if text == "tag":  # props never read: sent back from the bytes that came in
+            post.message = "tagged"
+            return post
+        if text == "read-prop":
+            return pb.Post(message=post.props.fields["k"].string_value)
         if text == "response":
             return pb.MessageWillBePostedResponse(rejection_reason="as a response")
         return None
@@ -155,6 +160,16 @@ async def test_message_will_be_posted_answers(behaviour_channel: Channel, text: 
     reply = await call(behaviour_channel, "MessageWillBePosted", post(text))
     assert reply == expected
     assert reply.modified_post is None or text == "modify"  # allowing never echoes the post
+
+
+async def test_a_post_keeps_its_props_whether_the_handler_reads_them_or_not(behaviour_channel: Channel) -> None:
+    props = wkt.Struct.from_dict({"k": "v", "nested": {"a": [1.0, "x", None]}})
+    tagged = await call(behaviour_channel, "MessageWillBePosted",
+                        pb.MessageWillBePostedRequest(post=pb.Post(message="tag", props=props)))
+    assert tagged.modified_post == pb.Post(message="tagged", props=props)
+    read = await call(behaviour_channel, "MessageWillBePosted",
+                      pb.MessageWillBePostedRequest(post=pb.Post(message="read-prop", props=props)))
+    assert read.modified_post == pb.Post(message="v")
 
 
 async def test_raise_becomes_an_app_error_and_is_logged(
