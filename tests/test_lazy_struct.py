@@ -7,10 +7,14 @@ import dataclasses
 import pickle
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from google_protos import google_message_classes
+from hypothesis import given
+from hypothesis import strategies as st
+from strategies import PROPERTY_SETTINGS, messages
 
 from mmplugin.proto import pb, wkt
 from mmplugin.wire import codec, lazy
@@ -22,6 +26,11 @@ PROPS = {
     "attachments": [{"fallback": "build passed", "fields": [{"title": "Duration", "short": True}]}],
     "count": 3.0,
 }
+
+
+@pytest.fixture(scope="module")
+def google() -> Callable[[type], Any]:
+    return google_message_classes()
 
 
 def eager_post() -> pb.Post:
@@ -102,21 +111,20 @@ def test_an_unread_shell_is_encoded_from_its_bytes_without_being_decoded() -> No
     assert is_shell(post.props)
 
 
-def test_a_read_and_changed_struct_is_encoded_with_the_change() -> None:
+def test_a_read_and_changed_struct_is_encoded_with_the_change(google: Callable[[type], Any]) -> None:
     post = received_post()
     post.props.fields["from_webhook"] = wkt.Value(string_value="false")
     changed = eager_post()
     changed.props.fields["from_webhook"] = wkt.Value(string_value="false")
     assert encode(post) == bytes(changed)
-    google_post = google_message_classes()(pb.Post).FromString(encode(post))
-    assert google_post.props["from_webhook"] == "false"
+    assert google(pb.Post).FromString(encode(post)).props["from_webhook"] == "false"
 
 
-def test_a_struct_field_met_twice_is_merged_as_google_merges_it() -> None:
+def test_a_struct_field_met_twice_is_merged_as_google_merges_it(google: Callable[[type], Any]) -> None:
     first = encode(pb.Post(props=wkt.Struct.from_dict({"a": "1", "b": "2"})))
     second = encode(pb.Post(props=wkt.Struct.from_dict({"b": "3", "c": [1.0]})))
     merged = decode(pb.Post, first + second)
-    google_post = google_message_classes()(pb.Post).FromString(first + second)
+    google_post = google(pb.Post).FromString(first + second)
     assert merged.props.to_dict() == {"a": "1", "b": "3", "c": [1.0]}
     assert encode(merged) == google_post.SerializeToString(deterministic=True)
 
@@ -160,3 +168,22 @@ def test_only_struct_and_list_value_are_lazy() -> None:
     assert not lazy.is_lazy(pb.Post)
     assert lazy.base_class(lazy.shell_class(wkt.Struct)) is wkt.Struct
     assert lazy.base_class(pb.Post) is pb.Post
+
+
+@pytest.mark.parametrize("cls", [pb.MessageWillBePostedRequest, pb.AppError, wkt.Value],
+                         ids=lambda cls: cls.__name__)
+@PROPERTY_SETTINGS
+@given(data=st.data())
+def test_unread_and_read_shells_encode_what_google_reads_back(
+        cls: type, data: st.DataObject, google: Callable[[type], Any]) -> None:
+    message = data.draw(messages(cls))
+    wire = encode(message)
+    received = decode(cls, wire)
+    assert encode(received) == wire  # unread shells are copied as they came
+    google_cls = google(cls)
+    upb_wire = google_cls.FromString(wire).SerializeToString()
+    from_upb = decode(cls, upb_wire)
+    assert google_cls.FromString(encode(from_upb)) == google_cls.FromString(wire)
+    assert received == message  # the comparison reads (and decodes) every shell
+    assert from_upb == message
+    assert encode(received) == wire  # and encoding the decoded Structs gives the same bytes
