@@ -8,7 +8,8 @@ The first read or write of any of its fields decodes those bytes (one level: the
 lists inside it are shells in turn), fills the instance and turns it into a plain ``Struct`` or
 ``ListValue`` (``__class__`` assignment), so it behaves as an eagerly decoded message from then on.
 Equality, ``repr``, ``bool``, copying, pickling and betterproto2's serialisers all read fields and
-so decode first; ``isinstance(value, Struct)`` holds throughout.
+so decode first; ``isinstance(value, Struct)`` holds throughout. What reads the instance dict
+directly (``vars()``) sees only the wire bytes until then.
 
 Encoding a shell that was never read copies its wire bytes (the generated encoders check for
 shells), so a post handed back unchanged is not decoded and re-encoded. Bytes that turn out to be
