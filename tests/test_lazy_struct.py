@@ -109,6 +109,9 @@ def test_an_unread_shell_is_encoded_from_its_bytes_without_being_decoded() -> No
     assert is_shell(post.props)
     assert encode(post.props) == encode(eager_post().props)
     assert is_shell(post.props)
+    again = decode(type(post.props), encode(post.props))  # the shell class decodes as its message class
+    assert type(again) is wkt.Struct
+    assert again == eager_post().props
 
 
 def test_a_read_and_changed_struct_is_encoded_with_the_change(google: Callable[[type], Any]) -> None:

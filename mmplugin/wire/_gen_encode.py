@@ -31,16 +31,16 @@ def generate_encoder(plan: MessagePlan) -> Source:
         write_varint=_runtime.write_varint, varint_bytes=_runtime.varint_bytes, zigzag=_runtime.zigzag
     )
     src.add(0, "def encode(m, buf):")
-    shell = lazy.is_lazy(plan.cls)
+    # A shell (mmplugin.wire.lazy) that was never read still holds its wire bytes.
+    shell = src.const(lazy.shell_class(plan.cls), "L") if lazy.is_lazy(plan.cls) else None
     if shell:
-        # A shell that was never read still holds its wire bytes.
-        src.add(1, f"if type(m) is {src.const(lazy.shell_class(plan.cls), 'L')}:")
+        src.add(1, f"if type(m) is {shell}:")
         src.add(2, f"buf += m.__dict__[{lazy.WIRE!r}]")
         src.add(2, "return")
     _body(src, plan, top=False)
     src.add(0, "def encode_message(m):")
     if shell:
-        src.add(1, f"if type(m) is {src.const(lazy.shell_class(plan.cls), 'L')}:")
+        src.add(1, f"if type(m) is {shell}:")
         src.add(2, f"return m.__dict__[{lazy.WIRE!r}]")
     src.add(1, "buf = bytearray()")
     if any(field.proto_type == "bytes" for field in plan.fields):
