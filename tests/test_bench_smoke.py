@@ -7,6 +7,8 @@ workload and stack with all figures and their ratios, and come with the markdown
 from __future__ import annotations
 
 import copy
+import json
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -144,3 +146,26 @@ def test_precompile_covers_the_installed_dependencies(tmp_path: Path, monkeypatc
     tag = sys.implementation.cache_tag
     assert (tmp_path / "deppkg" / "__pycache__" / f"inner.{tag}.pyc").is_file()
     assert (tmp_path / "__pycache__" / f"depmod.{tag}.pyc").is_file()
+
+
+def test_cross_runs_each_plugin_under_each_host(tmp_path: Path) -> None:
+    out = tmp_path / "cross.json"
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "cross.py"), "--rounds", "1", "--calls", "5",
+                           "--json", str(out)], capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(out.read_text())
+    pairs = {(row["hook"], row["host"], row["plugin"]) for row in rows}
+    assert pairs == {(hook, host, plugin) for hook in ("Implemented", "MessageWillBePosted")
+                     for host in ("mmplugin", "grpcio") for plugin in ("mmplugin", "grpcio")}
+    for row in rows:
+        assert row["p50_us"] > 0
+        assert row["host_cpu_us"] > 0
+        assert row["plugin_cpu_us"] > 0 if sys.platform == "linux" else row["plugin_cpu_us"] is None
+    assert "| MessageWillBePosted | grpcio | " in done.stdout  # the ratio table
+
+
+def test_cross_refuses_a_round_count_of_zero() -> None:
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "cross.py"), "--rounds", "0"],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert "--rounds and --calls must be at least 1" in done.stderr

@@ -51,9 +51,13 @@ class GrpcioHost(HostSide):
                         "import grpc, hooks_pb2_grpc, api_pb2_grpc, goplugin.health_pb2_grpc, "
                         "goplugin.grpc_controller_pb2_grpc")
 
-    def __init__(self, loop: str) -> None:
+    def __init__(self, loop: str, plugin_dir: Path | None = None) -> None:
+        """``plugin_dir``: run the ``plugin.py`` in it, from it, instead of grpcio's benchmark plugin."""
         self._tmp = tempfile.TemporaryDirectory(prefix="mmplugin-bench-grpcio-")
         self._pb2 = Path(self._tmp.name) / "pb2"
+        script = PLUGIN_SCRIPT if plugin_dir is None else plugin_dir / "plugin.py"
+        self._argv = [sys.executable, str(script)]
+        self._cwd = Path(self._tmp.name) if plugin_dir is None else plugin_dir
         self._api_target = ""
         self._process: asyncio.subprocess.Process | None = None
         self._server = None
@@ -100,8 +104,7 @@ class GrpcioHost(HostSide):
             api_servicer(api_pb2_grpc, api_user_team_pb2, api_kv_config_pb2, users), self._server)
         self._api_target = f"127.0.0.1:{self._server.add_insecure_port('127.0.0.1:0')}"
         await self._server.start()
-        self._process, handshake, _ = await launch_plugin(
-            [sys.executable, str(PLUGIN_SCRIPT)], Path(self._tmp.name), self.plugin_environment())
+        self._process, handshake, _ = await launch_plugin(self._argv, self._cwd, self.plugin_environment())
         self._channel = grpc.aio.insecure_channel(handshake.address)
         self.stub = hooks_pb2_grpc.PluginHooksStub(self._channel)
         await self.stub.Implemented(hooks_lifecycle_pb2.ImplementedRequest(), timeout=30)
@@ -186,8 +189,7 @@ class GrpcioHost(HostSide):
         return Timed(result["samples"], result["elapsed"])
 
     async def launch(self) -> Launched:
-        process, _, elapsed = await launch_plugin([sys.executable, str(PLUGIN_SCRIPT)], Path(self._tmp.name),
-                                                  self.plugin_environment())
+        process, _, elapsed = await launch_plugin(self._argv, self._cwd, self.plugin_environment())
         return Launched(process.pid, elapsed, lambda: stop_process(process))
 
     def codec(self) -> tuple[Callable[[], object], Callable[[], object]]:

@@ -61,10 +61,13 @@ def make_plugin_dir(parent: Path, script: Path) -> Path:
 class OursHost(HostSide):
     import_statement = "import mmplugin, mmplugin.http"
 
-    def __init__(self, loop: str) -> None:
+    def __init__(self, loop: str, plugin_script: Path = PLUGIN_SCRIPT,
+                 environment: Mapping[str, str] | None = None) -> None:
+        """``plugin_script`` and ``environment`` (added to the plugin's) run another stack's plugin."""
         self.loop = loop
         self._tmp = tempfile.TemporaryDirectory(prefix="mmplugin-bench-")
-        self._base_env = {**os.environ, "MMPLUGIN_BENCH_LOOP": loop}
+        self._base_env = {**os.environ, "MMPLUGIN_BENCH_LOOP": loop, **(environment or {})}
+        self._plugin_script = plugin_script
         self._store = Store()
         self._user_id = ""
         self._environment: Environment | None = None
@@ -96,7 +99,7 @@ class OursHost(HostSide):
 
     async def start(self) -> None:
         self._user_id = self._store.directory.create_user(messages.get_user_response().user).id
-        self._plugin_dir = make_plugin_dir(Path(self._tmp.name), PLUGIN_SCRIPT)
+        self._plugin_dir = make_plugin_dir(Path(self._tmp.name), self._plugin_script)
         config = SupervisorConfig(python=sys.executable, environment=self._base_env, hook_timeout=600.0,
                                   health_interval=3600.0)
         self._environment = Environment(InMemoryApi(self._store), config)
