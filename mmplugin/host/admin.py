@@ -3,11 +3,17 @@
 - ``POST /_mmplugin/posts`` ``{"message": ..., "channel_id"?: ..., "user_id"?: ..., "root_id"?: ...}``:
   MessageWillBePosted chain, save, MessageHasBeenPosted; 201 with the post, 400 with the rejection
   (or with the store's error when the post cannot be saved).
-- ``POST /_mmplugin/commands`` ``{"command": "/hello x", "channel_id"?: ..., "team_id"?: ...}``:
-  ExecuteCommand on the plugin that registered the trigger (else every plugin implementing it).
+- ``POST /_mmplugin/commands`` ``{"command": "/hello x", "channel_id"?: ..., "team_id"?: ...,
+  "user_id"?: ..., "root_id"?: ...}``: ExecuteCommand on the plugin that registered the trigger (else
+  every plugin implementing it).
 - ``GET /_mmplugin/plugins``: each plugin's state, pid, restarts and hooks.
 - ``POST /_mmplugin/plugins/<id>/activate|deactivate|reload``.
 - ``GET /_mmplugin/timings``: per-hook call counts, errors and latency.
+
+Fields are strings; an optional one that is missing, null or empty takes the seeded user, team or
+channel.
+A body that is not a JSON object, lacks the required field, names a field not listed here or gives
+one a value that is not a string is answered 400 with a message naming it, and nothing is run.
 
 They are meant for a host bound to 127.0.0.1 only, and need no authentication.
 """
@@ -29,6 +35,28 @@ from mmplugin.manifest import ManifestError
 from mmplugin.proto import pb
 
 PREFIX = "/_mmplugin/"
+
+_POST_FIELDS = ("message", "channel_id", "user_id", "root_id")
+_COMMAND_FIELDS = ("command", "channel_id", "team_id", "user_id", "root_id")
+_JSON_TYPES = {bool: "a boolean", int: "a number", float: "a number", list: "an array", dict: "an object"}
+
+
+class _BadRequest(Exception):
+    """A request body the admin endpoints cannot act on; its text is the 400 answer's message."""
+
+
+def _string_fields(document: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, str]:
+    """``document``'s non-null fields, checked: the first of ``allowed`` is required, all are strings."""
+    unknown = [name for name in document if name not in allowed]
+    if unknown:
+        raise _BadRequest(f"unknown field {unknown[0]!r} (the fields are {', '.join(allowed)})")
+    fields = {name: value for name, value in document.items() if value is not None}
+    for name, value in fields.items():
+        if not isinstance(value, str):
+            raise _BadRequest(f"field {name!r} must be a string, not {_JSON_TYPES.get(type(value), 'that')}")
+    if allowed[0] not in fields:
+        raise _BadRequest(f"field {allowed[0]!r} is required")
+    return fields
 
 
 def message_json(message: betterproto2.Message) -> dict[str, Any]:
@@ -55,13 +83,14 @@ class AdminApp:
                  "sum_seconds": s.sum_seconds, "p50_le": s.quantile(0.5), "p99_le": s.quantile(0.99)}
                 for (plugin_id, hook), s in sorted(self.env.timings.snapshot().items())])
         elif method == "POST" and route[0] in ("posts", "commands") and len(route) == 1:
-            document = await _json_object(receive)
-            if document is None:
-                await respond_json(send, 400, {"message": "expected a JSON object as the request body"})
-            elif route[0] == "posts":
-                await self._post(document, send)
-            else:
-                await self._command(document, send)
+            try:
+                document = await _json_object(receive)
+                if route[0] == "posts":
+                    await self._post(_string_fields(document, _POST_FIELDS), send)
+                else:
+                    await self._command(_string_fields(document, _COMMAND_FIELDS), send)
+            except _BadRequest as exc:  # raised before anything runs or is answered
+                await respond_json(send, 400, {"message": str(exc)})
         elif method == "POST" and len(route) == 3 and route[0] == "plugins" and route[2] in (
                 "activate", "deactivate", "reload"):
             await self._lifecycle(route[1], route[2], send)
@@ -76,10 +105,9 @@ class AdminApp:
                 "last_failure": supervisor.last_failure if supervisor else "",
                 "hooks": sorted(hooks.implemented) if hooks else []}
 
-    async def _post(self, document: dict[str, Any], send: Send) -> None:
-        post = pb.Post(channel_id=str(document.get("channel_id") or self.seed.channel.id),
-                       user_id=str(document.get("user_id") or self.seed.user.id),
-                       root_id=str(document.get("root_id") or ""), message=str(document.get("message", "")))
+    async def _post(self, fields: dict[str, str], send: Send) -> None:
+        post = pb.Post(message=fields["message"], channel_id=fields.get("channel_id") or self.seed.channel.id,
+                       user_id=fields.get("user_id") or self.seed.user.id, root_id=fields.get("root_id", ""))
         try:
             outcome = await create_post(self.env, self.store, post)
         except ApiError as exc:  # e.g. a plugin's modified post names no channel
@@ -93,16 +121,15 @@ class AdminApp:
         else:
             await respond_json(send, 201, message_json(outcome.post))
 
-    async def _command(self, document: dict[str, Any], send: Send) -> None:
-        command = str(document.get("command", ""))
+    async def _command(self, fields: dict[str, str], send: Send) -> None:
         args = pb.CommandArgs(
-            command=command, user_id=str(document.get("user_id") or self.seed.user.id),
-            channel_id=str(document.get("channel_id") or self.seed.channel.id),
-            team_id=str(document.get("team_id") or self.seed.team.id), root_id=str(document.get("root_id") or ""),
+            command=fields["command"], user_id=fields.get("user_id") or self.seed.user.id,
+            channel_id=fields.get("channel_id") or self.seed.channel.id,
+            team_id=fields.get("team_id") or self.seed.team.id, root_id=fields.get("root_id", ""),
             site_url=self.store.site_url)
         results = await execute_command(self.env, self.store, args)
         if not results:
-            await respond_json(send, 404, {"message": f"no active plugin handles {command.strip()!r}"})
+            await respond_json(send, 404, {"message": f"no active plugin handles {args.command.strip()!r}"})
             return
         await respond_json(send, 200, {"results": [
             {"plugin_id": r.plugin_id,
@@ -120,13 +147,15 @@ class AdminApp:
         await respond_json(send, 200, self._plugin_status(plugin_id))
 
 
-async def _json_object(receive: Receive) -> dict[str, Any] | None:
+async def _json_object(receive: Receive) -> dict[str, Any]:
     body = await read_body(receive)
     try:
         document = json.loads(body or b"")
-    except ValueError:
-        return None
-    return document if isinstance(document, dict) else None
+    except ValueError as exc:
+        raise _BadRequest(f"the request body is not JSON: {exc}") from None
+    if not isinstance(document, dict):
+        raise _BadRequest("expected a JSON object as the request body")
+    return document
 
 
 __all__ = ["AdminApp", "message_json"]
