@@ -22,3 +22,15 @@ def test_bench_help_names_the_extra() -> None:
                             text=True, check=True, timeout=60)
     assert "pip install -e '.[bench]'" in result.stdout
     assert "mmplugin bench --quick" in result.stdout
+
+
+def test_bench_refuses_an_output_directory_it_cannot_make(tmp_path: Path) -> None:
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine\n")
+    result = subprocess.run([sys.executable, "-m", "mmplugin.cli", "bench", "--quick", "--stack", "limit", "--out",
+                             str(a_file / "results")], capture_output=True, text=True, check=False, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"mmplugin: error: cannot write the results into {a_file / 'results'}: Not a directory",
+        "hint: see docs/bench.md"]
+    assert a_file.read_text() == "mine\n"

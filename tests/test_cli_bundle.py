@@ -69,3 +69,27 @@ def test_bundle_errors_are_one_line_with_a_hint(tmp_path: Path, monkeypatch: pyt
     out, err = capsys.readouterr()
     assert out.splitlines()[0] == f"bundling com.example.weather-bot 0.1.0 from {project.directory}"
     assert err == "mmplugin: error: could not vendor the dependencies: numpy has no pure-Python wheel\n"
+
+
+def test_an_output_path_that_cannot_hold_the_bundle_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    vendored: list[Path] = []
+    monkeypatch.setattr(bundle_module, "vendor_dependencies",
+                        lambda requirements, target: (vendored.append(target), target.mkdir()))
+    project = create_plugin("Weather Bot", tmp_path / "weather")
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine\n")
+    for out_dir in (a_file, a_file / "sub"):
+        assert main(["bundle", str(project.directory), "-o", str(out_dir)]) == 1
+        assert capsys.readouterr().err == (f"mmplugin: error: cannot write the bundle into {out_dir}: "
+                                           f"{a_file} is not a directory\n")
+    assert vendored == []  # refused before any work
+    assert a_file.read_text() == "mine\n"
+
+    # Found only when writing: the archive's name is taken by a directory. Nothing else is left behind.
+    out_dir = tmp_path / "out"
+    (out_dir / "com.example.weather-bot-0.1.0.tar.gz").mkdir(parents=True)
+    assert main(["bundle", str(project.directory), "-o", str(out_dir)]) == 1
+    assert capsys.readouterr().err.startswith(
+        f"mmplugin: error: cannot write {out_dir / 'com.example.weather-bot-0.1.0.tar.gz'}: ")
+    assert [p.name for p in out_dir.iterdir()] == ["com.example.weather-bot-0.1.0.tar.gz"]

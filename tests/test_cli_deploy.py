@@ -141,3 +141,14 @@ def test_no_bundling_for_a_server_that_is_not_configured(tmp_path: Path, monkeyp
     assert (status, out, len(err)) == (1, [], 1)
     assert "no Mattermost server to talk to" in err[0]
     assert not (project.directory / "dist").exists()
+
+
+@pytest.mark.parametrize("site", ["chat.example.com", "ftp://chat.example.com", "https://"])
+def test_a_site_url_that_is_no_server_address_is_named(site: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("MM_LOCALSOCKETPATH", str(tmp_path / "absent.socket"))
+    monkeypatch.setenv("MM_SERVICESETTINGS_SITEURL", site)
+    monkeypatch.setenv("MM_ADMIN_TOKEN", "token")
+    assert _run(capsys, "enable", "com.example.weather-bot") == (
+        1, [], [f"mmplugin: error: MM_SERVICESETTINGS_SITEURL is {site.rstrip('/')!r}, not a server address "
+                "like https://chat.example.com"])

@@ -60,3 +60,21 @@ def test_an_unexpected_failure_is_one_line_and_a_hint(monkeypatch: pytest.Monkey
     monkeypatch.setenv("MMPLUGIN_TRACEBACK", "1")
     with pytest.raises(RuntimeError, match="the disk caught fire"):
         main(["enable", "com.example.hello"])
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--port", "99999"], "argument --port: 99999 is not a TCP port (0 to 65535; 0 picks a free one)"),
+    (["--port", "-1"], "argument --port: -1 is not a TCP port (0 to 65535; 0 picks a free one)"),
+    (["--port", "http"], "argument --port: not a port number: 'http'"),
+    (["--hook-timeout", "0"], "argument --hook-timeout: 0 is not a positive, finite number of seconds"),
+    (["--hook-timeout", "nan"], "argument --hook-timeout: nan is not a positive, finite number of seconds"),
+    (["--handshake-timeout", "-5"], "argument --handshake-timeout: -5 is not a positive, finite number of seconds"),
+    (["--handshake-timeout", "inf"], "argument --handshake-timeout: inf is not a positive, finite number of seconds"),
+    (["--hook-timeout", "soon"], "argument --hook-timeout: not a number of seconds: 'soon'"),
+])
+def test_run_refuses_a_bad_port_or_timeout_before_starting_anything(
+        args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["run", "examples/hello", *args])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == f"mmplugin run: error: {message}"

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 from host_support import alive, make_plugin, starts
 
 from mmplugin.cli.run import _listen
@@ -101,3 +102,21 @@ async def test_run_rejects_a_bad_manifest(tmp_path: Path) -> None:
     assert err.decode().startswith("mmplugin: error: ")
     assert "plugin.json: id:" in err.decode()
     assert len(err.decode().splitlines()) == 1
+
+
+@pytest.mark.parametrize("kind", ["not a database", "in a missing directory"])
+async def test_run_refuses_a_kv_database_it_cannot_use(tmp_path: Path, kind: str) -> None:
+    directory = make_plugin(tmp_path, "com.example.kv")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes, not a database\n" * 10)
+    path = notes if kind == "not a database" else tmp_path / "missing" / "kv.sqlite"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "mmplugin.cli", "run", str(directory), "--port", "0", "--kv-db", str(path),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 1
+    reason = "file is not a database" if kind == "not a database" else "unable to open database file"
+    assert err.decode().splitlines() == [f"mmplugin: error: cannot use {path} as the KV database: {reason}"]
+    assert b"starting plugin" not in out  # refused before any plugin started
+    assert notes.read_text() == "my notes, not a database\n" * 10
+    assert not (tmp_path / "missing").exists()

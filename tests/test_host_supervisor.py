@@ -176,3 +176,17 @@ async def test_unimplemented_hook_answers_the_default_without_rpc(tmp_path: Path
         assert sup.timings.snapshot().keys() == {("com.example.few", "OnActivate")}
     finally:
         await sup.stop()
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("hook_timeout", 0, "SupervisorConfig.hook_timeout must be a positive, finite number of seconds, got 0"),
+    ("handshake_timeout", float("inf"), "SupervisorConfig.handshake_timeout must be a positive, finite number"),
+    ("health_interval", float("nan"), "SupervisorConfig.health_interval must be a positive, finite number"),
+    ("term_timeout", "2", "SupervisorConfig.term_timeout must be a positive, finite number of seconds, got '2'"),
+    ("shutdown_timeout", True, "SupervisorConfig.shutdown_timeout must be a positive"),
+    ("max_receive_size", 0, "SupervisorConfig.max_receive_size must be a positive number of bytes, got 0"),
+    ("restart_limit", -1, "invalid restart policy: RestartPolicy(limit=-1"),
+])
+def test_a_config_with_an_impossible_value_is_refused_naming_it(field: str, value: object, message: str) -> None:
+    with pytest.raises(ValueError, match="^" + message.replace("(", r"\(")):
+        SupervisorConfig(**{field: value})  # type: ignore[arg-type]

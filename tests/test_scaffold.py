@@ -68,6 +68,46 @@ def test_existing_content_and_bad_ids_are_refused_before_writing(tmp_path: Path)
     assert not (tmp_path / "fresh").exists()
 
 
+def test_a_place_that_cannot_hold_the_project_is_refused_naming_why(tmp_path: Path) -> None:
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    for target in (a_file / "weather", a_file / "deeper" / "weather"):
+        with pytest.raises(ScaffoldError, match=f"^cannot create {target}: {a_file} is not a directory "
+                                                r"\(nothing was written\)$"):
+            create_plugin("Weather Bot", target)
+    assert a_file.read_text() == "mine"
+
+
+def test_the_project_appears_whole_or_not_at_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    written: list[Path] = []
+    real_write = Path.write_text
+
+    def fail_on_the_third_file(path: Path, *args: object, **kwargs: object) -> int:
+        written.append(path)
+        if len(written) == 3:
+            raise OSError(28, "No space left on device")
+        return real_write(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "write_text", fail_on_the_third_file)
+    (tmp_path / "empty").mkdir()
+    for target in (tmp_path / "weather", tmp_path / "empty"):
+        written.clear()
+        with pytest.raises(ScaffoldError, match=f"^cannot create {target}: No space left on device"):
+            create_plugin("Weather Bot", target)
+    assert [p.name for p in tmp_path.iterdir()] == ["empty"]  # no staging directory left behind
+    assert list((tmp_path / "empty").iterdir()) == []
+    monkeypatch.undo()
+    project = create_plugin("Weather Bot", tmp_path / "empty")  # an empty directory is filled
+    assert (project.directory / "plugin.json").is_file()
+    assert oct((project.directory).stat().st_mode & 0o777) == oct(0o777 & ~_umask())
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def test_a_new_project_passes_its_own_tests(tmp_path: Path) -> None:
     new = subprocess.run([sys.executable, "-m", "mmplugin.cli", "new", "Weather Bot"], cwd=tmp_path,
                          capture_output=True, text=True, check=False, timeout=60)

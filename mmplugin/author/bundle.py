@@ -24,6 +24,7 @@ import tempfile
 from collections.abc import Callable, Collection, Iterator
 from pathlib import Path, PurePosixPath
 
+from mmplugin.author.paths import why_not_writable
 from mmplugin.manifest import MANIFEST_NAME, load_manifest
 
 LAUNCHER = "mmplugin_launch.py"
@@ -72,6 +73,9 @@ def build_bundle(plugin_dir: str | Path, out_dir: str | Path | None = None, *,
     if not manifest.version:
         raise BundleError(f"{root / MANIFEST_NAME}: version: is required to name the bundle")
     target = Path(out_dir) if out_dir else root / "dist"
+    reason = why_not_writable(target)
+    if reason:
+        raise BundleError(f"cannot write the bundle into {target}: {reason}")
     with tempfile.TemporaryDirectory(prefix="mmplugin-bundle-") as tmp:
         vendor = Path(tmp) / VENDOR
         progress(f"resolving pure-Python dependencies for {manifest.id}")
@@ -87,11 +91,16 @@ def build_bundle(plugin_dir: str | Path, out_dir: str | Path | None = None, *,
         document["server"] = server
         members[MANIFEST_NAME] = (json.dumps(document, indent=2, sort_keys=True) + "\n").encode()
         members[LAUNCHER] = _LAUNCHER_SOURCE.format(entry=manifest.executable, vendor=VENDOR).encode()
-        target.mkdir(parents=True, exist_ok=True)
         archive = target / f"{manifest.id}-{manifest.version}.tar.gz"
         progress(f"packing {len(members)} files")
-        write_archive(archive, manifest.id, members, executables={LAUNCHER, manifest.executable})
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+            write_archive(archive, manifest.id, members, executables={LAUNCHER, manifest.executable})
+        except OSError as exc:
+            raise BundleError(f"cannot write {archive}: {exc.strerror or exc}") from None
     return archive
+
+
 
 
 def vendor_dependencies(requirements: list[str], target: Path) -> None:

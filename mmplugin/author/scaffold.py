@@ -14,7 +14,10 @@ Example::
 from __future__ import annotations
 
 import json
+import os
 import re
+import secrets
+import shutil
 import string
 import unicodedata
 from dataclasses import dataclass
@@ -22,6 +25,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from mmplugin.author.paths import why_not_writable
 from mmplugin.manifest import MANIFEST_NAME, parse_manifest
 
 MIN_SERVER_VERSION = "10.5.0"
@@ -119,11 +123,30 @@ def create_plugin(name: str, directory: str | Path | None = None, plugin_id: str
     templates = resources.files("mmplugin.author").joinpath("templates")
     for relative, template in TEMPLATES.items():
         contents[relative] = string.Template(templates.joinpath(template).read_text("utf-8")).substitute(values)
-    for relative, text in contents.items():
-        path = target / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+    _write_project(target, contents)
     return Project(target, names, tuple(contents))
+
+
+def _write_project(target: Path, contents: dict[str, str]) -> None:
+    """Write ``contents`` into a new directory beside ``target``, then move it into place whole."""
+    reason = why_not_writable(target)
+    if reason:
+        raise ScaffoldError(f"cannot create {target}: {reason} (nothing was written)")
+    staging = target.parent / f".{target.name}.{secrets.token_hex(4)}.new"
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging.mkdir()
+    except OSError as exc:
+        raise ScaffoldError(f"cannot create {target}: {exc.strerror or exc} (nothing was written)") from None
+    try:
+        for relative, text in contents.items():
+            path = staging / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        os.replace(staging, target)  # also over an empty directory
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise ScaffoldError(f"cannot create {target}: {exc.strerror or exc} (nothing was written)") from None
 
 
 __all__ = ["MIN_SERVER_VERSION", "Names", "Project", "ScaffoldError", "create_plugin", "manifest_document"]

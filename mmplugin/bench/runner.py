@@ -208,7 +208,10 @@ def run_bench(quick: bool = False, out_dir: str | Path = "bench-results", *, pro
     say = progress or (lambda line: print(line, file=sys.stderr, flush=True))
     out = Path(out_dir)
     log_dir = out / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        log_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BenchError(f"cannot write the results into {out}: {exc.strerror or exc}") from None
 
     notes = []
     if "mmplugin-uvloop" not in {stack.name for stack in known}:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from mmplugin.cli.output import EXIT_OK, CliError, say
 
@@ -15,7 +16,9 @@ def bench_command(args: argparse.Namespace) -> int:
     try:
         output = run_bench(quick=args.quick, out_dir=args.out, stacks=args.stack, progress=say)
     except BenchError as exc:
-        raise CliError(str(exc), hint=f"drivers' logs are in {args.out}/logs/; see docs/bench.md") from None
+        logs = Path(args.out) / "logs"
+        hint = f"drivers' logs are in {logs}/; see docs/bench.md" if logs.is_dir() else "see docs/bench.md"
+        raise CliError(str(exc), hint=hint) from None
     say(f"wrote {output.json_path}, {output.markdown_path}" + (f" and {output.plot_path}" if output.plot_path else ""))
     return EXIT_OK
 

@@ -7,6 +7,7 @@ when the command runs, so ``--help`` and the light commands never import the hos
 from __future__ import annotations
 
 import argparse
+import math
 
 from mmplugin import __version__
 
@@ -35,6 +36,28 @@ examples:
 {EXIT_STATUS}
 
 "mmplugin COMMAND --help" shows a command's options and examples."""
+
+
+def _port(text: str) -> int:
+    """``--port``: 0 (pick a free port) to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a TCP port (0 to 65535; 0 picks a free one)")
+    return port
+
+
+def _seconds(text: str) -> float:
+    """A timeout or interval: a positive, finite number of seconds."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < seconds < math.inf:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive, finite number of seconds")
+    return seconds
 
 
 def _command(commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str, handler: str, *,
@@ -72,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "  mmplugin run plugins/hello plugins/weather --port 8070 -v\n"
                             "  mmplugin run . --config settings.json --kv-db kv.sqlite")
     run.add_argument("paths", nargs="+", metavar="PATH", help="plugin directory (holding plugin.json)")
-    run.add_argument("--port", type=int, default=8065, help="HTTP port on 127.0.0.1 (default 8065; 0 picks one)")
+    run.add_argument("--port", type=_port, default=8065, help="HTTP port on 127.0.0.1 (default 8065; 0 picks one)")
     run.add_argument("-v", "--verbose", action="store_true", help="log every hook call and HTTP request")
     run.add_argument("--config", metavar="FILE",
                      help='JSON file of plugin settings: {"<plugin id>": {"<setting key>": value}}')
@@ -80,8 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--token", help="access token for the local admin user (default: a new random one)")
     run.add_argument("--python", metavar="INTERPRETER",
                      help="run plugins with this interpreter (default: the plugin's venv, else this one)")
-    run.add_argument("--hook-timeout", type=float, default=30.0, metavar="SECONDS", help="hook deadline (30)")
-    run.add_argument("--handshake-timeout", type=float, default=10.0, metavar="SECONDS",
+    run.add_argument("--hook-timeout", type=_seconds, default=30.0, metavar="SECONDS", help="hook deadline (30)")
+    run.add_argument("--handshake-timeout", type=_seconds, default=10.0, metavar="SECONDS",
                      help="how long a plugin may take to start (10)")
 
     bundle = _command(commands, "bundle", "mmplugin.cli.bundle:bundle_command",

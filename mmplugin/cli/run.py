@@ -14,6 +14,7 @@ import json
 import logging
 import signal
 import socket
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
@@ -64,9 +65,9 @@ async def _run(args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, on_signal)
 
     local_config = _read_config(args.config)
+    backend = _open_kv(args.kv_db)
     sock = _listen(args.port)
     port = sock.getsockname()[1]
-    backend = SqliteBackend(args.kv_db) if args.kv_db else None
     store = Store(kv_backend=backend, site_url=f"http://127.0.0.1:{port}")
     seed = store.seed()
     token = args.token or new_id()
@@ -114,6 +115,15 @@ def _listen(port: int) -> socket.socket:
         sock.close()
         raise CliError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from None
     return sock
+
+
+def _open_kv(path: str | None) -> SqliteBackend | None:
+    if not path:
+        return None
+    try:
+        return SqliteBackend(path)
+    except sqlite3.Error as exc:
+        raise CliError(f"cannot use {path} as the KV database: {exc}") from None
 
 
 def _read_config(path: str | None) -> dict[str, dict[str, Any]]:

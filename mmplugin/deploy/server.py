@@ -40,6 +40,9 @@ def connect(env: Mapping[str, str] | None = None) -> ServerClient:
             "no Mattermost server to talk to: set MM_SERVICESETTINGS_SITEURL and MM_ADMIN_TOKEN "
             f"(or MM_ADMIN_USERNAME/MM_ADMIN_PASSWORD), or enable local mode ({socket_path} does not exist)"
         )
+    scheme, _, rest = site.partition("://")
+    if scheme.lower() not in ("http", "https") or not rest:
+        raise DeployError(f"MM_SERVICESETTINGS_SITEURL is {site!r}, not a server address like https://chat.example.com")
     client = ServerClient(httpx.Client(base_url=site, timeout=_TIMEOUT), where=site)
     token = env.get("MM_ADMIN_TOKEN")
     if token:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,10 @@ class PluginState(enum.Enum):
     """Start failed, or the plugin crashed more often than the restart policy allows."""
 
 
+_SECONDS = ("handshake_timeout", "hook_timeout", "health_interval", "health_timeout", "shutdown_timeout",
+            "term_timeout")
+
+
 @dataclass(frozen=True)
 class SupervisorConfig:
     """Timeouts (seconds) and policies of a supervisor; the defaults follow the Mattermost server."""
@@ -69,6 +74,17 @@ class SupervisorConfig:
     restart_window: float = 3600.0
     restart_delay: float = 0.5
     restart_max_delay: float = 30.0
+
+    def __post_init__(self) -> None:
+        for name in _SECONDS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+                raise ValueError(f"SupervisorConfig.{name} must be a positive, finite number of seconds, "
+                                 f"got {value!r}")
+        size = self.max_receive_size
+        if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
+            raise ValueError(f"SupervisorConfig.max_receive_size must be a positive number of bytes, got {size!r}")
+        self.restart_policy()  # checks the restart fields
 
     def restart_policy(self) -> RestartPolicy:
         return RestartPolicy(self.restart_limit, self.restart_window, self.restart_delay, self.restart_max_delay)

@@ -56,8 +56,12 @@ class SqliteBackend:
 
     def __init__(self, path: str | Path) -> None:
         self._db = sqlite3.connect(str(path), isolation_level=None)
-        self._db.execute("CREATE TABLE IF NOT EXISTS plugin_kv (plugin_id TEXT NOT NULL, key TEXT NOT NULL, "
-                         "value BLOB NOT NULL, expire_at INTEGER NOT NULL, PRIMARY KEY (plugin_id, key))")
+        try:
+            self._db.execute("CREATE TABLE IF NOT EXISTS plugin_kv (plugin_id TEXT NOT NULL, key TEXT NOT NULL, "
+                             "value BLOB NOT NULL, expire_at INTEGER NOT NULL, PRIMARY KEY (plugin_id, key))")
+        except sqlite3.Error:  # not a database, or a place it cannot be created
+            self._db.close()
+            raise
 
     def get(self, plugin_id: str, key: str) -> tuple[bytes, int] | None:
         row = self._db.execute("SELECT value, expire_at FROM plugin_kv WHERE plugin_id = ? AND key = ?",
