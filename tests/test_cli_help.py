@@ -78,3 +78,10 @@ def test_run_refuses_a_bad_port_or_timeout_before_starting_anything(
         main(["run", "examples/hello", *args])
     assert exited.value.code == 2
     assert capsys.readouterr().err.splitlines()[-1] == f"mmplugin run: error: {message}"
+
+
+def test_run_refuses_a_plugin_directory_given_twice(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "examples/hello", "./examples/hello/", "--port", "0"]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "mmplugin: error: plugin directory examples/hello is given twice (examples/hello and ./examples/hello/)",
+        "hint: give each plugin once"]

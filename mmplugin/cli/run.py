@@ -36,6 +36,7 @@ def run_command(args: argparse.Namespace) -> int:
         import uvicorn  # noqa: F401
     except ImportError:
         raise CliError("'mmplugin run' needs uvicorn", hint="pip install 'mmplugin[host]'") from None
+    _refuse_repeated_paths(args.paths)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("mmplugin").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     try:
@@ -115,6 +116,16 @@ def _listen(port: int) -> socket.socket:
         sock.close()
         raise CliError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}") from None
     return sock
+
+
+def _refuse_repeated_paths(paths: list[str]) -> None:
+    seen: dict[Path, str] = {}
+    for path in paths:
+        first = seen.get(Path(path).resolve())
+        if first is not None:
+            same = "twice" if first == path else f"twice ({first} and {path})"
+            raise CliError(f"plugin directory {first} is given {same}", hint="give each plugin once")
+        seen[Path(path).resolve()] = path
 
 
 def _open_kv(path: str | None) -> SqliteBackend | None:
