@@ -1,11 +1,13 @@
 """What the code generators need to know about a message class, read from betterproto2's metadata.
 
 betterproto2 keeps each field's protobuf facts in ``cls.__dataclass_fields__[name].metadata
-['betterproto']``, and the Python classes of message and enum fields in the class's type hints;
-this module turns both into plain :class:`FieldPlan` rows. The hints are read once per class:
-betterproto2's own table (``cls._betterproto.cls_by_field``) reads all of a class's hints again for
-each such field, which made a message with many of them (Post) cost milliseconds to plan. Only map
-fields still use that table, for the entry message class betterproto2 makes for them.
+['betterproto']``, and the Python classes of message and enum fields in the class's annotations;
+this module turns both into plain :class:`FieldPlan` rows. Only the annotations of message and enum
+fields are evaluated, once each, in the class's module: ``typing.get_type_hints`` would evaluate
+every field's (a compile and an eval each, most of a plan's time on a wide message such as Post),
+and betterproto2's own table (``cls._betterproto.cls_by_field``) reads all of a class's hints again
+for each such field. Only map fields still use that table, for the entry message class betterproto2
+makes for them.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import keyword
 import sys
-import typing
 from typing import Any
 
 import betterproto2
@@ -92,25 +93,26 @@ def plan_message(cls: type) -> MessagePlan:
         raise Unsupported(f"{cls.__qualname__} is not a dataclass")
     if getattr(cls, "__post_init__", None) is not betterproto2.Message.__post_init__:
         raise Unsupported(f"{cls.__qualname__} defines its own __post_init__")
-    hints = typing.get_type_hints(cls, vars(sys.modules[cls.__module__]), {})
     fields = []
     for dc_field in dataclasses.fields(cls):
         meta = dc_field.metadata.get("betterproto")
         if not isinstance(meta, betterproto2.FieldMetadata):
             raise Unsupported(f"{cls.__qualname__}.{dc_field.name} has no betterproto2 metadata")
-        fields.append(_plan_field(cls, dc_field, meta, hints))
+        fields.append(_plan_field(cls, dc_field, meta))
     return MessagePlan(cls, tuple(fields))
 
 
-def _field_class(hint: Any) -> Any:
-    """The class a field's type hint names, as betterproto2 reads it: ``Post | None`` and
-    ``list[Post]`` name Post, an enum's hint is the enum."""
+def _field_class(cls: type, dc_field: dataclasses.Field[Any]) -> Any:
+    """The class a field's annotation names, as betterproto2 reads it: ``Post | None`` and
+    ``list[Post]`` name Post, an enum's annotation is the enum."""
+    hint = dc_field.type
+    if isinstance(hint, str):  # the generated modules' annotations are strings (PEP 563)
+        hint = eval(hint, vars(sys.modules[cls.__module__]))
     args = getattr(hint, "__args__", None)
     return hint if args is None else args[0]
 
 
-def _plan_field(cls: type, dc_field: dataclasses.Field[Any], meta: betterproto2.FieldMetadata,
-                hints: dict[str, Any]) -> FieldPlan:
+def _plan_field(cls: type, dc_field: dataclasses.Field[Any], meta: betterproto2.FieldMetadata) -> FieldPlan:
     name = dc_field.name
     if not name.isidentifier() or keyword.iskeyword(name) or name.startswith("__"):
         raise Unsupported(f"{cls.__qualname__} has a field named {name!r}")
@@ -126,7 +128,7 @@ def _plan_field(cls: type, dc_field: dataclasses.Field[Any], meta: betterproto2.
     elif meta.unwrap is not None:
         python_type = meta.unwrap()
     elif kind in ("message", "enum"):
-        python_type = _field_class(hints[name])
+        python_type = _field_class(cls, dc_field)
     repeated = bool(meta.repeated)
     factory = dc_field.default_factory  # betterproto2 gives every field one (its default_gen)
     if factory is dataclasses.MISSING:
