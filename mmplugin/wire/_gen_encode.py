@@ -7,9 +7,10 @@ key and value always written, and the unknown fields kept from decoding appended
 
 A nested message is written in place after a one-byte length placeholder; when it turns out to
 be 128 bytes or longer the placeholder is widened (one memmove) instead of encoding the child
-into a separate buffer. The top-level function ``encode_message(m) -> bytes`` keeps large
-``bytes`` values out of the buffer and joins them in at the end, so a 64 KiB body chunk is
-copied once.
+into a separate buffer. The top-level function ``encode_message(m) -> bytes`` of a message with
+``bytes`` fields has its own copy of the body, which keeps large values out of the buffer and
+joins them in at the end, so a 64 KiB body chunk is copied once; for any other message it calls
+``encode``, so the body is compiled once (compiling is most of a message's first encode).
 """
 
 from __future__ import annotations
@@ -44,13 +45,14 @@ def generate_encoder(plan: MessagePlan) -> Source:
         src.add(2, f"return m.__dict__[{lazy.WIRE!r}]")
     src.add(1, "buf = bytearray()")
     if any(field.proto_type == "bytes" for field in plan.fields):
+        # Its own copy of the body, which splices large bytes values in instead of copying them.
         src.add(1, "parts = None")
         _body(src, plan, top=True)
         src.add(1, "if parts is not None:")
         src.add(2, "parts.append(buf)")
         src.add(2, "return b''.join(parts)")
     else:
-        _body(src, plan, top=True)
+        src.add(1, "encode(m, buf)")  # one body to compile, not two
     src.add(1, "return bytes(buf)")
     return src
 
