@@ -11,9 +11,9 @@
 - ``GET /_mmplugin/timings``: per-hook call counts, errors and latency.
 
 Fields are strings; an optional one that is missing, null or empty takes the seeded user, team or
-channel.
-A body that is not a JSON object, lacks the required field, names a field not listed here or gives
-one a value that is not a string is answered 400 with a message naming it, and nothing is run.
+channel. A body that is not a JSON object, lacks the required field, names a field not listed here
+or gives one a value that is not a string is answered 400 with a message naming it, and nothing
+is run.
 
 They are meant for a host bound to 127.0.0.1 only, and need no authentication.
 """
@@ -39,6 +39,7 @@ PREFIX = "/_mmplugin/"
 _POST_FIELDS = ("message", "channel_id", "user_id", "root_id")
 _COMMAND_FIELDS = ("command", "channel_id", "team_id", "user_id", "root_id")
 _JSON_TYPES = {bool: "a boolean", int: "a number", float: "a number", list: "an array", dict: "an object"}
+"""What ``json.loads`` makes of each JSON type other than strings and null."""
 
 
 class _BadRequest(Exception):
@@ -53,7 +54,7 @@ def _string_fields(document: dict[str, Any], allowed: tuple[str, ...]) -> dict[s
     fields = {name: value for name, value in document.items() if value is not None}
     for name, value in fields.items():
         if not isinstance(value, str):
-            raise _BadRequest(f"field {name!r} must be a string, not {_JSON_TYPES.get(type(value), 'that')}")
+            raise _BadRequest(f"field {name!r} must be a string, not {_JSON_TYPES[type(value)]}")
     if allowed[0] not in fields:
         raise _BadRequest(f"field {allowed[0]!r} is required")
     return fields
