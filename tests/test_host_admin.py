@@ -32,6 +32,7 @@ async def admin(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Enviro
     ("posts", b"{not json", "the request body is not JSON: Expecting property name enclosed in double quotes"),
     ("posts", b'["hi"]', "expected a JSON object as the request body"),
     ("posts", b"", "the request body is not JSON: Expecting value"),
+    ("posts", b'{"message": "' + b"x" * (1 << 20) + b'"}', "the request body is larger than 1,048,576 bytes"),
     ("posts", b'{"mesage": "hi"}', "unknown field 'mesage' (the fields are message, channel_id, user_id, root_id)"),
     ("posts", b'{"message": 7}', "field 'message' must be a string, not a number"),
     ("posts", b'{"message": "hi", "channel_id": ["c"]}', "field 'channel_id' must be a string, not an array"),

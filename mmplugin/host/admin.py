@@ -28,7 +28,7 @@ import betterproto2
 from mmplugin.host.actions import create_post, execute_command
 from mmplugin.host.apiserver.errors import ApiError
 from mmplugin.host.apiserver.store import Seed, Store
-from mmplugin.host.asgi import Receive, Scope, Send, read_body, respond_json
+from mmplugin.host.asgi import MAX_JSON_BODY, Receive, Scope, Send, read_body, respond_json
 from mmplugin.host.environment import Environment
 from mmplugin.host.errors import HostError
 from mmplugin.manifest import ManifestError
@@ -150,8 +150,10 @@ class AdminApp:
 
 async def _json_object(receive: Receive) -> dict[str, Any]:
     body = await read_body(receive)
+    if body is None:  # too large (a client that went away reads no answer)
+        raise _BadRequest(f"the request body is larger than {MAX_JSON_BODY:,} bytes")
     try:
-        document = json.loads(body or b"")
+        document = json.loads(body)
     except ValueError as exc:
         raise _BadRequest(f"the request body is not JSON: {exc}") from None
     if not isinstance(document, dict):
