@@ -25,7 +25,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ from baseline.host import PLUGIN_SCRIPT as GRPCIO_PLUGIN
 from baseline.host import GrpcioHost
 from baseline.protos import PB2_ENV, compile_protos
 from driver import HostSide
-from measure import measure_calls
+from measure import Call, measure_calls
 from ours.host import PLUGIN_SCRIPT as OURS_PLUGIN
 from ours.host import OursHost, make_plugin_dir
 
@@ -91,7 +90,7 @@ async def measure_host(kind: str, rounds: int, calls: int) -> list[dict[str, Any
                 await host.close()
 
 
-async def _round(host: HostSide, call: Callable[[], Any], calls: int) -> tuple[float, float, float | None]:
+async def _round(host: HostSide, call: Call, calls: int) -> tuple[float, float, float | None]:
     """(p50 s, host CPU s per call, plugin CPU s per call) of ``calls`` calls, one at a time."""
     pid = host.plugin_pid
     plugin_before, host_before = cpu_seconds(pid), time.process_time()
