@@ -68,3 +68,17 @@ async def test_null_and_empty_optional_fields_take_the_seeded_ones(
 
 def _calls(env: Environment) -> dict[str, int]:
     return {hook: stats.count for (_, hook), stats in env.timings.snapshot().items()}
+
+
+async def test_lifecycle_actions_answer_the_status_and_404_for_an_unknown_plugin(
+        admin: tuple[httpx.AsyncClient, Environment]) -> None:
+    client, _ = admin
+    response = await client.post("/_mmplugin/plugins/com.example.nope/reload")
+    assert response.status_code == 404
+    assert response.json() == {"message": "no plugin 'com.example.nope' is loaded"}
+    deactivated = await client.post("/_mmplugin/plugins/com.example.admin/deactivate")
+    assert (deactivated.status_code, deactivated.json()["state"], deactivated.json()["pid"]) == (200, "stopped", None)
+    for action in ("activate", "reload"):
+        answer = await client.post(f"/_mmplugin/plugins/com.example.admin/{action}")
+        assert (answer.status_code, answer.json()["state"]) == (200, "running")
+        assert answer.json()["pid"] is not None

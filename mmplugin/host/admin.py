@@ -7,7 +7,8 @@
   "user_id"?: ..., "root_id"?: ...}``: ExecuteCommand on the plugin that registered the trigger (else
   every plugin implementing it).
 - ``GET /_mmplugin/plugins``: each plugin's state, pid, restarts and hooks.
-- ``POST /_mmplugin/plugins/<id>/activate|deactivate|reload``.
+- ``POST /_mmplugin/plugins/<id>/activate|deactivate|reload``: the plugin's status afterwards; 404
+  for an id not loaded, 400 when the action fails.
 - ``GET /_mmplugin/timings``: per-hook call counts, errors and latency.
 
 Fields are strings; an optional one that is missing, null or empty takes the seeded user, team or
@@ -30,7 +31,7 @@ from mmplugin.host.apiserver.errors import ApiError
 from mmplugin.host.apiserver.store import Seed, Store
 from mmplugin.host.asgi import MAX_JSON_BODY, Receive, Scope, Send, read_body, respond_json
 from mmplugin.host.environment import Environment
-from mmplugin.host.errors import HostError
+from mmplugin.host.errors import HostError, PluginNotFound
 from mmplugin.manifest import ManifestError
 from mmplugin.proto import pb
 
@@ -142,6 +143,9 @@ class AdminApp:
     async def _lifecycle(self, plugin_id: str, action: str, send: Send) -> None:
         try:
             await getattr(self.env, action)(plugin_id)
+        except PluginNotFound as exc:
+            await respond_json(send, 404, {"message": str(exc)})
+            return
         except (HostError, ManifestError) as exc:
             await respond_json(send, 400, {"message": str(exc)})
             return
