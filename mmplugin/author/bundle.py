@@ -101,8 +101,6 @@ def build_bundle(plugin_dir: str | Path, out_dir: str | Path | None = None, *,
     return archive
 
 
-
-
 def vendor_dependencies(requirements: list[str], target: Path) -> None:
     """Install ``requirements`` as pure-Python wheels into ``target`` (refusing compiled-only ones)."""
     if not requirements:

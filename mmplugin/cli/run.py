@@ -121,11 +121,12 @@ def _listen(port: int) -> socket.socket:
 def _refuse_repeated_paths(paths: list[str]) -> None:
     seen: dict[Path, str] = {}
     for path in paths:
-        first = seen.get(Path(path).resolve())
+        resolved = Path(path).resolve()
+        first = seen.get(resolved)
         if first is not None:
             same = "twice" if first == path else f"twice ({first} and {path})"
             raise CliError(f"plugin directory {first} is given {same}", hint="give each plugin once")
-        seen[Path(path).resolve()] = path
+        seen[resolved] = path
 
 
 def _open_kv(path: str | None) -> SqliteBackend | None:
