@@ -12,7 +12,9 @@ On top of grpclib (0.4.9, pinned), each connection of a :class:`WireServer` or :
 - accepts DATA frames of up to :data:`MAX_FRAME_SIZE`, so a peer that honours it (another
   mmplugin endpoint) sends a 64 KiB body chunk as one frame instead of five;
 - does not hex-encode each received DATA frame for a trace line nobody reads
-  (:mod:`mmplugin.wire.framerepr`, installed on import).
+  (:mod:`mmplugin.wire.framerepr`, installed on import);
+- reuses the HPACK encoding and decoding of header blocks it repeats, as every unary call does
+  (:mod:`mmplugin.wire.headercache`).
 
 grpclib offers no hook for the connection-level parts: its ``H2Protocol`` builds the
 ``Connection`` (which creates the streams and returns flow-control credit) inside
@@ -31,7 +33,7 @@ from grpclib.protocol import H2Protocol, Stream
 from grpclib.server import Server
 from h2.settings import SettingCodes
 
-from mmplugin.wire import framerepr
+from mmplugin.wire import framerepr, headercache
 from mmplugin.wire.flow import StreamFlowConnection
 from mmplugin.wire.limits import LimitedStream
 
@@ -65,6 +67,7 @@ class WireProtocol(H2Protocol):
         super().connection_made(transport)
         self.connection.__class__ = WireConnection
         cast(WireConnection, self.connection).max_receive = self.max_receive
+        headercache.install(self.connection._connection)
         self.connection._connection.update_settings({SettingCodes.MAX_FRAME_SIZE: MAX_FRAME_SIZE})
         self.connection.flush()
         if self._open_connections is not None:
