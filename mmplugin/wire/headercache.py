@@ -49,6 +49,8 @@ class VersionedTable(HeaderTable):
 class RepeatEncoder(Encoder):
     """An hpack ``Encoder`` that reuses the block of a header list it encoded against the same table."""
 
+    header_table: VersionedTable
+
     def __init__(self) -> None:
         super().__init__()
         self.header_table = VersionedTable()
@@ -74,6 +76,8 @@ class RepeatEncoder(Encoder):
 
 class RepeatDecoder(Decoder):
     """An hpack ``Decoder`` that reuses the headers of a block it decoded against the same table."""
+
+    header_table: VersionedTable
 
     def __init__(self, max_header_list_size: int = 2 ** 16) -> None:
         super().__init__(max_header_list_size)
