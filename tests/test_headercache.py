@@ -114,6 +114,8 @@ PATH = [(b":path", b"/a/B"), (b"content-type", b"application/grpc")]
     pytest.param([PATH, PATH, [(b"x-new", b"1")], PATH], id="a field added since moves the indexes"),
     pytest.param([[hpack.NeverIndexedHeaderTuple(*AUTH)], [AUTH], [AUTH]], id="never-indexed, then the same plain"),
     pytest.param([[AUTH], [AUTH], [hpack.NeverIndexedHeaderTuple(*AUTH)]], id="plain, then the same never-indexed"),
+    pytest.param([[(*AUTH, True)], [(*AUTH, True)], [AUTH], [AUTH], [(*AUTH, True)], [(*AUTH, False)]],
+                 id="sensitive triples and plain pairs"),
     pytest.param([PATH, PATH, 60, PATH, 4096, PATH], id="a smaller table evicts"),
     pytest.param([PATH, PATH, 0, PATH], id="an empty table"),
     pytest.param([[hpack.NeverIndexedHeaderTuple(*AUTH)]] * 2 + ["no huffman", [hpack.NeverIndexedHeaderTuple(*AUTH)]],

@@ -60,7 +60,10 @@ class RepeatEncoder(Encoder):
         if isinstance(headers, dict):
             return super().encode(headers, huffman)
         listed = tuple(headers)
-        if any(isinstance(header, NeverIndexedHeaderTuple) or len(header) != 2 for header in listed):
+        # A never-indexed field equals the plain tuple of the same name and value, yet is encoded
+        # differently, so a list holding one is never kept. (A ``(name, value, sensitive)`` triple
+        # differs from the pair, so it can be.)
+        if NeverIndexedHeaderTuple in map(type, listed):
             return super().encode(listed, huffman)
         key = (huffman, *listed)
         table = self.header_table
