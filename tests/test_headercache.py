@@ -153,6 +153,20 @@ def test_decoder_steps(steps: list[Any]) -> None:
             assert outcome(cached.decode, block) == expected
 
 
+def test_large_header_lists_are_not_kept() -> None:
+    encoder, decoder = RepeatEncoder(), RepeatDecoder()
+    large = [(b"x-large", b"v" * headercache.MAX_KEPT_SIZE)]
+    for _ in range(3):
+        decoder.decode(encoder.encode(large))
+    assert not encoder._kept
+    assert not decoder._kept
+    small = [(b"x-small", b"v")]
+    for _ in range(3):
+        decoder.decode(encoder.encode(small))
+    assert encoder._kept
+    assert decoder._kept
+
+
 def test_shrinking_the_table_without_adding_changes_its_version() -> None:
     table = headercache.VersionedTable()
     table.add(b"a", b"1")

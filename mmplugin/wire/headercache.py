@@ -25,6 +25,10 @@ from hpack.table import HeaderTable
 
 #: Header lists (or blocks) kept per connection; a connection past it starts over.
 MAX_KEPT = 64
+#: Only header lists of at most this many bytes (names and values) are kept, so what a connection
+#: keeps stays near MAX_KEPT * 2 * MAX_KEPT_SIZE at most, however large its headers (a gRPC call's are a
+#: few hundred bytes).
+MAX_KEPT_SIZE = 4096
 
 
 class VersionedTable(HeaderTable):
@@ -73,7 +77,7 @@ class RepeatEncoder(Encoder):
         version = table.version
         block = super().encode(listed, huffman)
         if table.version == version:  # else the block added to the table and can never be reused
-            _keep(self._kept, key, (version, block))
+            _keep(self._kept, key, (version, block), listed)
         return block
 
 
@@ -96,11 +100,15 @@ class RepeatDecoder(Decoder):
             return list(kept[1])
         headers = list(super().decode(data, raw))
         if self.header_table.version == state[0]:
-            _keep(self._kept, key, (state, headers))
+            _keep(self._kept, key, (state, headers), headers)
         return list(headers)
 
 
-def _keep(kept: dict[Any, Any], key: Any, value: Any) -> None:
+def _keep(kept: dict[Any, Any], key: Any, value: Any, headers: Iterable[tuple[Any, ...]]) -> None:
+    # A block is at most a few bytes per field longer than its list's names and values, so the
+    # list's size bounds both.
+    if sum(len(header[0]) + len(header[1]) for header in headers) > MAX_KEPT_SIZE:
+        return
     if len(kept) >= MAX_KEPT:
         kept.clear()
     kept[key] = value
