@@ -25,9 +25,9 @@ from hpack.table import HeaderTable
 
 #: Header lists (or blocks) kept per connection; a connection past it starts over.
 MAX_KEPT = 64
-#: Only header lists of at most this many bytes (names and values) are kept, so what a connection
-#: keeps stays near MAX_KEPT * 2 * MAX_KEPT_SIZE at most, however large its headers (a gRPC call's are a
-#: few hundred bytes).
+#: Only header lists of at most this many bytes (names and values) are kept, so a connection keeps
+#: about MAX_KEPT * 2 * MAX_KEPT_SIZE at most, however large its headers (a gRPC call's are a few
+#: hundred bytes).
 MAX_KEPT_SIZE = 4096
 
 
