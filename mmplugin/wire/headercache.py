@@ -4,7 +4,8 @@ Every unary call carries the same few header lists: a hook's request headers (me
 authority, timeout, content type, user agent), the response's ``:status`` and content type, and the
 ``grpc-status: 0`` trailers. Once their fields sit in the HPACK dynamic table, each is encoded as the
 same handful of index bytes on every call, yet hpack works them out again field by field: 11 µs to
-encode and 15 µs to decode a request's headers, a tenth of what h2 spends on a call.
+encode and 15 µs to decode a request's headers alone. With this module, h2's work for one call, both
+ends in one process, fell from 198 to 150 µs.
 
 :class:`RepeatEncoder` and :class:`RepeatDecoder` keep the result of an encode or decode that left
 the dynamic table as it was, keyed by the headers (or the block), and reuse it while the table is
