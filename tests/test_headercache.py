@@ -33,6 +33,8 @@ REPEATED = [
     [hpack.NeverIndexedHeaderTuple(b"authorization", b"v" * 40)],
     [(b"authorization", b"v" * 40)],
     [hpack.HeaderTuple(b"x-custom", b"")],
+    [(b":method", b"POST")],  # static table only: never changes the dynamic one
+    [],
 ]
 header_lists = st.one_of(
     st.sampled_from(REPEATED),
@@ -54,10 +56,16 @@ class EncoderPair(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.plain, self.cached = hpack.Encoder(), RepeatEncoder()
+        self.last: list[tuple[bytes, bytes]] = []
 
     @rule(headers=header_lists)
     def encode(self, headers: list[tuple[bytes, bytes]]) -> None:
         assert self.cached.encode(iter(headers)) == self.plain.encode(headers)
+        self.last = headers
+
+    @rule()
+    def encode_again(self) -> None:  # what a connection does most
+        self.encode(self.last)
 
     @rule(size=table_sizes)
     def resize(self, size: int) -> None:
@@ -77,9 +85,11 @@ class DecoderPair(RuleBasedStateMachine):
         self.encoder = hpack.Encoder()
         self.plain, self.cached = hpack.Decoder(), RepeatDecoder()
         self.broken = False  # after a decoding error the HPACK state is undefined; hpack says stop
+        self.last: list[tuple[bytes, bytes]] = []
 
     @rule(headers=header_lists, raw=st.booleans(), twice=st.booleans())
     def decode(self, headers: list[tuple[bytes, bytes]], raw: bool, twice: bool) -> None:
+        self.last = headers
         if self.broken:
             return
         block = self.encoder.encode(headers)
@@ -87,6 +97,10 @@ class DecoderPair(RuleBasedStateMachine):
             expected = outcome(self.plain.decode, block, raw)
             assert outcome(self.cached.decode, memoryview(block), raw) == expected
             self.broken = isinstance(expected, type)
+
+    @rule()
+    def decode_again(self) -> None:  # the same list encoded anew: a block the cache keeps
+        self.decode(self.last, raw=True, twice=False)
 
     @rule(size=table_sizes)
     def resize(self, size: int) -> None:
@@ -118,6 +132,9 @@ PATH = [(b":path", b"/a/B"), (b"content-type", b"application/grpc")]
                  id="sensitive triples and plain pairs"),
     pytest.param([PATH, PATH, 60, PATH, 4096, PATH], id="a smaller table evicts"),
     pytest.param([PATH, PATH, 0, PATH], id="an empty table"),
+    pytest.param([[(b":method", b"POST")], 100, [(b":method", b"POST")], [(b":method", b"POST")]],
+                 id="a size update goes out once, in front of a static-only list"),
+    pytest.param([[], 0, [], []], id="a size update goes out once, alone"),
     pytest.param([[hpack.NeverIndexedHeaderTuple(*AUTH)]] * 2 + ["no huffman", [hpack.NeverIndexedHeaderTuple(*AUTH)]],
                  id="huffman off"),
 ])

@@ -62,7 +62,8 @@ class RepeatEncoder(Encoder):
         self._kept: dict[tuple[Any, ...], tuple[int, bytes]] = {}
 
     def encode(self, headers: Any, huffman: bool = True) -> bytes:
-        if isinstance(headers, dict):
+        # A block that carries a pending table size update is not one to repeat.
+        if isinstance(headers, dict) or self.table_size_changes:
             return super().encode(headers, huffman)
         listed = tuple(headers)
         # A never-indexed field equals the plain tuple of the same name and value, yet is encoded
