@@ -2,8 +2,9 @@
 
 Each property runs one operation sequence through hpack's own Encoder/Decoder and through the
 caching ones side by side: header lists drawn from a small pool, so lists repeat and fields hit the
-dynamic table; table size changes small enough to evict; never-indexed fields; lowered limits. The
-last test shows the cache is in use on both ends of a real connection.
+dynamic table; table size changes small enough to evict; never-indexed fields; lowered limits.
+Scenario tests pin each of those cases, and one test shows the cache in use on both ends of a real
+connection.
 """
 
 from __future__ import annotations

@@ -100,10 +100,10 @@ class RepeatDecoder(Decoder):
         kept = self._kept.get(key)
         if kept is not None and kept[0] == state:
             return list(kept[1])
-        headers = list(super().decode(data, raw))
+        headers = super().decode(data, raw)
         if self.header_table.version == state[0]:
-            _keep(self._kept, key, (state, headers), headers)
-        return list(headers)
+            _keep(self._kept, key, (state, list(headers)), headers)
+        return headers
 
 
 def _keep(kept: dict[Any, Any], key: Any, value: Any, headers: Iterable[tuple[Any, ...]]) -> None:
