@@ -284,6 +284,36 @@ async def test_a_body_read_cancelled_half_way_keeps_its_message_for_the_next_rea
     body.close()
 
 
+class _CountingStream:
+    """Just enough of a grpclib server stream: counts the messages taken from it."""
+
+    def __init__(self, messages: list[pb.ServeHttpRequest]) -> None:
+        self.messages = messages
+        self.taken = 0
+
+    async def recv_message(self) -> pb.ServeHttpRequest | None:
+        self.taken += 1
+        return self.messages.pop(0) if self.messages else None
+
+
+async def test_the_body_fetches_one_message_ahead_of_the_handler_and_no_more() -> None:
+    chunks = [b"c%d" % n for n in range(4)]
+    stream = _CountingStream([*(pb.ServeHttpRequest(body_chunk=c) for c in chunks),
+                              pb.ServeHttpRequest(body_complete=True)])
+    decoder = RequestDecoder()
+    decoder.feed(pb.ServeHttpRequest(init=make_init("POST")))
+    body = StreamBody(stream, decoder, b"")  # type: ignore[arg-type]
+    for n, chunk in enumerate(chunks):
+        assert await body.read_chunk() == chunk
+        for _ in range(5):
+            await asyncio.sleep(0)  # turns enough for any further read-ahead to happen
+        assert stream.taken == n + 2, "the chunk handed out and the next one, nothing beyond"
+    assert await body.read_chunk() is None
+    await asyncio.sleep(0)
+    assert stream.taken == 5, "nothing is fetched after the message that completes the body"
+    body.close()
+
+
 async def test_closing_the_body_cancels_a_read_in_flight() -> None:
     stream = _SlowStream([])
     decoder = RequestDecoder()
