@@ -13,8 +13,9 @@ op        arguments                           result
 ========  ==================================  ====================================================
 hook      hook, calls, warmup, concurrency    ``samples`` (s per call), ``elapsed`` (s)
 get       calls, warmup, concurrency          ``samples``, ``elapsed`` (1 KiB GETs via ServeHTTP)
-echo      size                                ``bytes``, ``elapsed``, ``first_byte``, ``peak_rss``
-download  size                                ``bytes``, ``elapsed``, ``first_byte``
+echo      size, warmup                        ``bytes``, ``elapsed``, ``first_byte``, ``peak_rss``
+                                              (after an untimed echo of ``warmup`` bytes)
+download  size, warmup                        ``bytes``, ``elapsed``, ``first_byte`` (likewise)
 api       method, calls, warmup               ``samples``, ``elapsed`` (timed in the plugin)
 launch    samples                             ``handshake`` (s), ``idle_rss`` (bytes): medians of
                                               ``samples`` fresh plugin processes
@@ -170,7 +171,9 @@ class _Driver:
     async def get(self, calls: int, warmup: int, concurrency: int) -> dict[str, Any]:
         return (await measure_calls(self.host.get(), calls, warmup, concurrency)).as_json()
 
-    async def echo(self, size: int) -> dict[str, Any]:
+    async def echo(self, size: int, warmup: int = 0) -> dict[str, Any]:
+        if warmup:
+            _check_size("echo", await self.host.echo(warmup), warmup)
         pid = self.host.plugin_pid
         reset_peak_rss(pid)
         transfer = await self.host.echo(size)
@@ -178,7 +181,9 @@ class _Driver:
         return {"bytes": size, "elapsed": transfer.elapsed, "first_byte": transfer.first_byte,
                 "peak_rss": peak_rss_bytes(pid)}
 
-    async def download(self, size: int) -> dict[str, Any]:
+    async def download(self, size: int, warmup: int = 0) -> dict[str, Any]:
+        if warmup:
+            _check_size("download", await self.host.download(warmup), warmup)
         transfer = await self.host.download(size)
         _check_size("download", transfer, size)
         return {"bytes": size, "elapsed": transfer.elapsed, "first_byte": transfer.first_byte}

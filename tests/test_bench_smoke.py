@@ -24,8 +24,8 @@ from mmplugin.wire import handshake as hs
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 TINY = Profile("tiny", repetitions=2, hook_calls=12, hook_warmup=4, hook_concurrency=(1, 4),
-               transfer_bytes=256 * 1024, get_calls=6, get_warmup=2, api_calls=8, api_warmup=2,
-               codec_seconds=0.01, start_samples=2, command_timeout=60.0)
+               transfer_bytes=256 * 1024, transfer_warmup=64 * 1024, get_calls=6, get_warmup=2, api_calls=8,
+               api_warmup=2, codec_seconds=0.01, start_samples=2, command_timeout=60.0)
 
 
 @pytest.fixture(scope="module")
