@@ -314,6 +314,27 @@ async def test_the_body_fetches_one_message_ahead_of_the_handler_and_no_more() -
     body.close()
 
 
+async def test_a_waiting_read_resumes_the_loop_turn_after_its_message_is_read() -> None:
+    stream = _SlowStream([pb.ServeHttpRequest(body_chunk=b"late", body_complete=True)])
+    decoder = RequestDecoder()
+    decoder.feed(pb.ServeHttpRequest(init=make_init("POST")))
+    body = StreamBody(stream, decoder, b"")  # type: ignore[arg-type]
+    reader = asyncio.ensure_future(body.read_chunk())
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert not reader.done()
+    stream.release.set()
+    turns = 0
+    while not reader.done():
+        await asyncio.sleep(0)
+        turns += 1
+    # One turn for the read to take the message and wake the reader, one for the reader; waking
+    # it through a done callback of the read (asyncio.shield, asyncio.wait) takes three.
+    assert turns == 2
+    assert reader.result() == b"late"
+    body.close()
+
+
 async def test_closing_the_body_cancels_a_read_in_flight() -> None:
     stream = _SlowStream([])
     decoder = RequestDecoder()
@@ -323,7 +344,7 @@ async def test_closing_the_body_cancels_a_read_in_flight() -> None:
     await asyncio.sleep(0)
     reader.cancel()
     reads = asyncio.all_tasks() - {asyncio.current_task(), reader}
-    assert len(reads) == 1, "the shielded read outlives the cancelled reader"
+    assert len(reads) == 1, "the read in flight outlives the cancelled reader"
     body.close()
     await asyncio.sleep(0)
     assert all(read.cancelled() for read in reads)

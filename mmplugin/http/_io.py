@@ -28,7 +28,8 @@ class StreamBody:
     That is the only read-ahead: everything after it stays in grpclib's flow-controlled buffer and
     the host's sender waits (SEMANTICS §7). A read that is cancelled half-way (a timeout around
     ``receive()``, an ASGI framework polling for disconnect) keeps its message for the next read:
-    grpclib's ``recv_message`` would lose the frame it was in the middle of, so it runs shielded.
+    grpclib's ``recv_message`` would lose the frame it was in the middle of, so it runs in a task
+    of its own, which the reader waits for.
     """
 
     def __init__(self, stream: ServeHTTPStream, decoder: RequestDecoder, first_chunk: bytes) -> None:
@@ -37,6 +38,7 @@ class StreamBody:
         self._first = first_chunk
         self._pending: asyncio.Future[pb.ServeHttpRequest | None] | None = None
         self._lock = asyncio.Lock()
+        self._waiter: asyncio.Future[None] | None = None
 
     @property
     def complete(self) -> bool:
@@ -57,14 +59,30 @@ class StreamBody:
                     return None
                 self._first = self._decoder.feed(await self._next_message())
                 if not self._decoder.body_complete:
-                    self._pending = asyncio.ensure_future(self._stream.recv_message())
+                    self._pending = asyncio.ensure_future(self._receive())
 
     async def _next_message(self) -> pb.ServeHttpRequest | None:
-        if self._pending is None:
-            self._pending = asyncio.ensure_future(self._stream.recv_message())
-        message = await asyncio.shield(self._pending)
+        pending = self._pending
+        if pending is None:
+            pending = self._pending = asyncio.ensure_future(self._receive())
+        if not pending.done():
+            # Cancelling this wait leaves the read running; the next call takes its message.
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
         self._pending = None
-        return message
+        return pending.result()
+
+    async def _receive(self) -> pb.ServeHttpRequest | None:
+        try:
+            return await self._stream.recv_message()
+        finally:
+            # The read wakes its reader itself: through a done callback (shield, wait) the wake-up
+            # would come a loop turn later, and each turn also takes in up to 256 KiB more body.
+            if self._waiter is not None and not self._waiter.done():
+                self._waiter.set_result(None)
 
     def close(self) -> None:
         """Stop a read still in flight (the handler is done with the request)."""
