@@ -37,3 +37,22 @@ def test_the_codec_compiler_loads_at_the_first_message() -> None:
             "print('mmplugin.wire.compiler' in sys.modules)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/", check=True)
     assert done.stdout.splitlines() == ["False False", "k", "True"]
+
+
+def test_no_collection_runs_while_mmplugin_loads_and_its_objects_are_frozen() -> None:
+    code = ("import gc\n"
+            "passes = sum(s['collections'] for s in gc.get_stats())\n"
+            "import mmplugin, mmplugin.http\n"
+            "print(sum(s['collections'] for s in gc.get_stats()) - passes, gc.isenabled(),\n"
+            "      gc.get_freeze_count() > 10_000)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/", check=True)
+    passes, enabled, frozen = done.stdout.split()
+    # Loading mmplugin/__init__ itself, before the pause, may take one; without the pause some 50 run.
+    assert int(passes) <= 1
+    assert (enabled, frozen) == ("True", "True")
+
+
+def test_a_collector_the_importer_turned_off_stays_off() -> None:
+    code = "import gc; gc.disable(); import mmplugin; print(gc.isenabled())"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/", check=True)
+    assert done.stdout.split() == ["False"]
