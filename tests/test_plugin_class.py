@@ -73,6 +73,7 @@ def test_hook_names_must_be_methods(value: object) -> None:
     ({"hook_timeout": "30"}, "hook_timeout must be a number of seconds > 0, got '30'"),
     ({"shutdown_grace": -1}, "shutdown_grace must be a number of seconds >= 0, got -1"),
     ({"max_workers": 0}, "max_workers must be a positive int, got 0"),
+    ({"warm_up": "no"}, "warm_up must be True or False, got 'no'"),
 ])
 def test_settings_are_checked(settings: dict[str, Any], message: str) -> None:
     with pytest.raises(TypeError, match=message):

@@ -297,14 +297,20 @@ async def test_unlisted_hook_answers_the_default(behaviour_channel: Channel) -> 
 CLASS_COUNTER = """
 import mmplugin
 from mmplugin.proto import pb
+from mmplugin.wire.compiler import prepare
 
 
 class Counter(mmplugin.Plugin):
+    warm_up = WARM_UP
+
     def message_will_be_posted(self, plugin_context, post):
         return None
 
     def execute_command(self, plugin_context, args):
-        created = [name for name in ("MessageWillBePostedRequest", "Post") if name in vars(pb)]
+        names = ("MessageWillBePostedRequest", "Post", "MessageHasBeenPostedRequest")
+        created = [name for name in names if name in vars(pb)]
+        if "Post" in created:  # how many of the request's classes still lack a decoder
+            created.append(f"{len(list(prepare(pb.MessageWillBePostedRequest, 'decode')))} decoders left")
         return pb.CommandResponse(text=" ".join(created) or "none")
 
 
@@ -312,19 +318,42 @@ mmplugin.run(Counter)
 """
 
 
-async def test_a_hooks_message_classes_are_created_at_its_first_call(tmp_path: Path) -> None:
-    process = PluginProcess(write_plugin(tmp_path / "counter", CLASS_COUNTER))
+async def created_classes(channel: Channel) -> str:
+    command = pb.ExecuteCommandRequest(args=pb.CommandArgs(command="/created"))
+    return (await call(channel, "ExecuteCommand", command)).response.text
+
+
+async def test_without_warm_up_a_hooks_message_classes_are_created_at_its_first_call(tmp_path: Path) -> None:
+    process = PluginProcess(write_plugin(tmp_path / "counter", CLASS_COUNTER.replace("WARM_UP", "False")))
     process.handshake()
     channel = process.channel()
-    command = pb.ExecuteCommandRequest(args=pb.CommandArgs(command="/created"))
     try:
-        before = await call(channel, "ExecuteCommand", command)
+        await asyncio.sleep(0.3)  # time enough for a warm-up, were there one
+        before = await created_classes(channel)
         assert await call(channel, "MessageWillBePosted", post("hi")) == pb.MessageWillBePostedResponse()
-        after = await call(channel, "ExecuteCommand", command)
+        after = await created_classes(channel)
     finally:
         channel.close()
         process.stop()
-    assert (before.response.text, after.response.text) == ("none", "MessageWillBePostedRequest Post")
+    assert before == "none"
+    assert after.startswith("MessageWillBePostedRequest Post ")
+
+
+async def test_the_implemented_hooks_are_prepared_after_the_handshake_and_no_others(tmp_path: Path) -> None:
+    process = PluginProcess(write_plugin(tmp_path / "counter", CLASS_COUNTER.replace("WARM_UP", "True")))
+    process.handshake()
+    channel = process.channel()
+    try:
+        for _ in range(100):  # bounded: the warm-up takes well under a second
+            created = await created_classes(channel)
+            if created.endswith(" 0 decoders left"):
+                break
+            await asyncio.sleep(0.05)
+        assert await call(channel, "MessageWillBePosted", post("hi")) == pb.MessageWillBePostedResponse()
+    finally:
+        channel.close()
+        process.stop()
+    assert created == "MessageWillBePostedRequest Post 0 decoders left"
 
 
 async def test_slow_hooks_do_not_delay_fast_ones(behaviour_channel: Channel) -> None:

@@ -63,6 +63,11 @@ class Plugin:
     """Largest message (bytes, encoded) the plugin accepts from the host: 128 MiB, enough for
     FileWillBeUploaded with a file of Mattermost's default ``MaxFileSize`` (100 MiB). A larger one
     fails its call with RESOURCE_EXHAUSTED before it is read, and the host treats the hook as failed."""
+    warm_up: ClassVar[bool] = True
+    """Prepare the message classes and codec functions of the implemented hooks in the background
+    once the plugin is serving, so that no hook's first call pays for them (about 15 ms for
+    MessageWillBePosted). False leaves that to each hook's first call: less work and memory at
+    start for a plugin whose hooks are seldom called."""
     shutdown_grace: ClassVar[float] = 1.5
     """Seconds running hooks get to finish when the plugin is asked to stop. go-plugin kills a
     plugin that has not exited 2 s after its Shutdown call, so a longer grace only helps under
@@ -212,6 +217,8 @@ def _check_settings(cls: type[Plugin]) -> None:
             hint = f"did you mean {close}?" if close else f"handler names are: {', '.join(_METHODS)}"
             raise TypeError(f"{_where(cls, 'timeouts')}: {key!r} is not a hook handler name; {hint}")
         _check_seconds(cls, f"timeouts[{key!r}]", seconds, positive=True)
+    if not isinstance(cls.warm_up, bool):
+        raise TypeError(f"{_where(cls, 'warm_up')} must be True or False, got {cls.warm_up!r}")
     workers = cls.max_workers
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
         raise TypeError(f"{_where(cls, 'max_workers')} must be a positive int, got {workers!r}")

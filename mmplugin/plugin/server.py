@@ -27,6 +27,7 @@ from mmplugin.plugin.runner import HookRunner
 from mmplugin.plugin.servicer import HookService, StreamHandler
 from mmplugin.plugin.services import BrokerService, ControllerService, HealthService, StdioService
 from mmplugin.plugin.startup import bind_listener, check_cookie, port_range
+from mmplugin.plugin.warmup import warm_up
 from mmplugin.plugin.watchdog import stop_when_orphaned
 from mmplugin.wire.codec import MessageCodec
 from mmplugin.wire.handshake import Handshake
@@ -122,8 +123,11 @@ async def serve(plugin: Plugin, sock: socket.socket, handshake_out: TextIO,
     handshake_out.write(Handshake(host, port).line() + "\n")
     handshake_out.flush()
     _log.debug("plugin %s serving on %s:%d", plugin.id, host, port)
+    warming = asyncio.ensure_future(warm_up(hooks.implemented)) if plugin_class.warm_up else None
 
     await lifecycle.stopping.wait()
+    if warming is not None:
+        warming.cancel()
     await watchdog
     if not await lifecycle.drained(plugin_class.shutdown_grace):
         _log.warning("%d call(s) still running after %g s; cancelling them",

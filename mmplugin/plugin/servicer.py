@@ -3,9 +3,10 @@
 Every unary row gets a route. A hook the plugin did not list in ``Implemented`` answers the row's
 default response, which is what the host assumes for an unlisted hook, so a host that calls one
 anyway sees no difference. Streaming rows (ServeHTTP) are served only when a handler is mounted
-for them in ``streams``; otherwise the path answers UNIMPLEMENTED. A hook's route creates its
-message classes on its first call, so a plugin's start (up to the handshake line the host waits
-for) builds none of them, and the classes of hooks never called are never built.
+for them in ``streams``; otherwise the path answers UNIMPLEMENTED. A hook's route names its
+message classes only when used, so a plugin's start (up to the handshake line the host waits for)
+builds none of them; after it, :mod:`mmplugin.plugin.warmup` prepares the implemented hooks' in the
+background, and the classes of the other hooks are built only if the host calls one anyway.
 """
 
 from __future__ import annotations
@@ -61,6 +62,11 @@ class HookService:
         self._implemented = [*implemented, *(hook.name for hook in HOOKS if hook.name in streams)]
         self._answered = frozenset(self._implemented)
         self._streams = streams
+
+    @property
+    def implemented(self) -> list[Hook]:
+        """The hooks the plugin answers (listed in ``Implemented``, or streams mounted), in table order."""
+        return [hook for hook in HOOKS if hook.name in self._answered]
 
     def __mapping__(self) -> dict[str, Handler]:
         routes = {IMPLEMENTED: Handler(self._answer_implemented, Cardinality.UNARY_UNARY,

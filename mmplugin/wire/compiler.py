@@ -8,8 +8,8 @@ gets betterproto2's own ``bytes()`` / ``parse`` instead, listed by :func:`fallba
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, Literal
 
 from mmplugin.wire import lazy
 from mmplugin.wire._gen_decode import generate_decoder
@@ -28,6 +28,8 @@ _encoders: dict[type, Encoder] = {}
 _message_encoders: dict[type, MessageEncoder] = {}
 _decoders: dict[type, Decoder] = {}
 _fallbacks: dict[type, str] = {}
+# The message classes each generated function refers to, by kind: what :func:`prepare` walks.
+_nested: dict[tuple[str, type], tuple[type, ...]] = {}
 
 
 def encoder_for(cls: type) -> Encoder:
@@ -50,7 +52,7 @@ def message_encoder_for(cls: type) -> MessageEncoder:
             return _message_encoders[base]
         try:
             src = generate_encoder(plan_message(cls))
-            _link(src)
+            _link(src, "encode", cls)
             src.build()
             encoder, message_encoder = src.namespace["encode"], src.namespace["encode_message"]
         except Unsupported as exc:
@@ -70,7 +72,7 @@ def decoder_for(cls: type) -> Decoder:
             return decoder
         try:
             src = generate_decoder(plan_message(cls), _merge)
-            _link(src)
+            _link(src, "decode", cls)
             src.build()
             decoder = src.namespace["decode"]
         except Unsupported as exc:
@@ -84,9 +86,32 @@ def fallbacks() -> dict[type, str]:
     return dict(_fallbacks)
 
 
-def _link(src: Source) -> None:
-    for link, (kind, cls) in src.links.items():
-        src.namespace[link] = _late(src.namespace, link, kind, cls)
+def prepare(cls: type, kind: Literal["encode", "decode"]) -> Iterator[type]:
+    """Generate the ``kind`` functions of ``cls`` and of every message class its messages can hold.
+
+    A generator: it does one class per step and yields it, so a caller on an event loop can let
+    other work in between; classes generated before are passed over without a step.
+    """
+    made = _encoders if kind == "encode" else _decoders
+    make = encoder_for if kind == "encode" else decoder_for
+    seen: set[type] = set()
+    todo = [cls]
+    while todo:
+        current = lazy.base_class(todo.pop())
+        if current in seen:
+            continue
+        seen.add(current)
+        fresh = current not in made
+        make(current)
+        todo.extend(_nested.get((kind, current), ()))
+        if fresh:
+            yield current
+
+
+def _link(src: Source, kind: str, cls: type) -> None:
+    for link, (link_kind, other) in src.links.items():
+        src.namespace[link] = _late(src.namespace, link, link_kind, other)
+    _nested[kind, cls] = tuple(other for link_kind, other in src.links.values() if link_kind == kind)
 
 
 def _late(namespace: dict[str, Any], name: str, kind: str, cls: type) -> Callable[..., Any]:
