@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from fresh_python import run_python
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,17 +26,8 @@ def test_generated_code_is_not_stale() -> None:
 
 
 def test_generated_messages_import_from_the_installed_package() -> None:
-    code = "from mmplugin.proto import pb, wkt, health, goplugin; print(pb.Post.__module__)"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/", check=True)
-    assert result.stdout.strip() == "mmplugin_proto.mattermost.pluginapi.v1"
-
-
-def run_python(code: str) -> str:
-    """Run ``code`` in a fresh interpreter (a clean class cache) and return what it printed."""
-    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                            cwd="/", check=False)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+    out = run_python("from mmplugin.proto import pb, wkt, health, goplugin; print(pb.Post.__module__)")
+    assert out.strip() == "mmplugin_proto.mattermost.pluginapi.v1"
 
 
 def test_the_api_module_creates_a_class_and_the_classes_it_names_on_first_use() -> None:

@@ -4,8 +4,8 @@ and not importlib.metadata (betterproto2's version comes from its dist-info)."""
 from __future__ import annotations
 
 import importlib.metadata
-import subprocess
-import sys
+
+from fresh_python import run_python
 
 
 def test_the_api_client_loads_on_first_use_and_its_name_works_before() -> None:
@@ -16,16 +16,16 @@ def test_the_api_client_loads_on_first_use_and_its_name_works_before() -> None:
             "    mmplugin.nope\n"
             "except AttributeError as exc:\n"
             "    print(exc)\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/", check=True)
-    assert done.stdout.splitlines() == ["False", "mmplugin.api.errors True",
+    out = run_python(code)
+    assert out.splitlines() == ["False", "mmplugin.api.errors True",
                                         "module 'mmplugin' has no attribute 'nope'"]
 
 
 def test_importing_mmplugin_leaves_importlib_metadata_alone() -> None:
     code = ("import sys, mmplugin, mmplugin.http, betterproto2; "
             "print('importlib.metadata' in sys.modules, betterproto2.__version__)")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/", check=True)
-    assert done.stdout.split() == ["False", importlib.metadata.version("betterproto2")]
+    out = run_python(code)
+    assert out.split() == ["False", importlib.metadata.version("betterproto2")]
 
 
 def test_the_codec_compiler_loads_at_the_first_message() -> None:
@@ -35,8 +35,8 @@ def test_the_codec_compiler_loads_at_the_first_message() -> None:
             "print('mmplugin.wire.compiler' in sys.modules, 'mmplugin.wire.schema' in sys.modules)\n"
             "print(decode(pb.KvSetRequest, encode(pb.KvSetRequest(key='k'))).key)\n"
             "print('mmplugin.wire.compiler' in sys.modules)\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/", check=True)
-    assert done.stdout.splitlines() == ["False False", "k", "True"]
+    out = run_python(code)
+    assert out.splitlines() == ["False False", "k", "True"]
 
 
 def test_no_collection_runs_while_mmplugin_loads_and_its_objects_are_frozen() -> None:
@@ -45,8 +45,8 @@ def test_no_collection_runs_while_mmplugin_loads_and_its_objects_are_frozen() ->
             "import mmplugin, mmplugin.http\n"
             "print(sum(s['collections'] for s in gc.get_stats()) - passes, gc.isenabled(),\n"
             "      gc.get_freeze_count() > 10_000)\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/", check=True)
-    passes, enabled, frozen = done.stdout.split()
+    out = run_python(code)
+    passes, enabled, frozen = out.split()
     # Loading mmplugin/__init__ itself, before the pause, may take one; without the pause some 50 run.
     assert int(passes) <= 1
     assert (enabled, frozen) == ("True", "True")
@@ -54,5 +54,5 @@ def test_no_collection_runs_while_mmplugin_loads_and_its_objects_are_frozen() ->
 
 def test_a_collector_the_importer_turned_off_stays_off() -> None:
     code = "import gc; gc.disable(); import mmplugin; print(gc.isenabled())"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/", check=True)
-    assert done.stdout.split() == ["False"]
+    out = run_python(code)
+    assert out.split() == ["False"]

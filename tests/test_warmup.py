@@ -4,10 +4,9 @@ walk it uses; the plugin process side is in test_plugin_hooks.py."""
 from __future__ import annotations
 
 import logging
-import subprocess
-import sys
 
 import pytest
+from fresh_python import run_python
 
 from mmplugin.hooks import HOOKS_BY_NAME
 from mmplugin.plugin.warmup import warm_up
@@ -37,8 +36,8 @@ def test_prepare_generates_each_reachable_class_once_and_skips_what_is_done() ->
             "print(' '.join(done))\n"
             "print(len(list(prepare(pb.MessageWillBePostedRequest, 'decode'))))\n"
             "print(' '.join(c.__name__ for c in prepare(pb.MessageWillBePostedResponse, 'encode')))\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/", check=True)
-    decoders, again, encoders = done.stdout.splitlines()
+    out = run_python(code)
+    decoders, again, encoders = out.splitlines()
     # Struct's decoder was made by the decode above; Value and ListValue, which it names, were not.
     assert sorted(decoders.split()) == sorted([
         "MessageWillBePostedRequest", "Post", "PostMetadata", "PostAcknowledgement", "PostPriority", "PostImage",
