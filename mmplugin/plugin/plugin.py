@@ -66,8 +66,9 @@ class Plugin:
     warm_up: ClassVar[bool] = True
     """Prepare the message classes and codec functions of the implemented hooks in the background
     once the plugin is serving, so that no hook's first call pays for them (about 15 ms for
-    MessageWillBePosted). False leaves that to each hook's first call: less work and memory at
-    start for a plugin whose hooks are seldom called."""
+    MessageWillBePosted). It holds the event loop for 10 ms at most at a time; for a plugin
+    implementing every hook it is about 0.2 s of CPU and 6 MiB in all. False leaves that to each
+    hook's first call: less work and memory at start for a plugin whose hooks are seldom called."""
     shutdown_grace: ClassVar[float] = 1.5
     """Seconds running hooks get to finish when the plugin is asked to stop. go-plugin kills a
     plugin that has not exited 2 s after its Shutdown call, so a longer grace only helps under
