@@ -16,16 +16,14 @@ def test_the_api_client_loads_on_first_use_and_its_name_works_before() -> None:
             "    mmplugin.nope\n"
             "except AttributeError as exc:\n"
             "    print(exc)\n")
-    out = run_python(code)
-    assert out.splitlines() == ["False", "mmplugin.api.errors True",
-                                        "module 'mmplugin' has no attribute 'nope'"]
+    assert run_python(code).splitlines() == ["False", "mmplugin.api.errors True",
+                                             "module 'mmplugin' has no attribute 'nope'"]
 
 
 def test_importing_mmplugin_leaves_importlib_metadata_alone() -> None:
     code = ("import sys, mmplugin, mmplugin.http, betterproto2; "
             "print('importlib.metadata' in sys.modules, betterproto2.__version__)")
-    out = run_python(code)
-    assert out.split() == ["False", importlib.metadata.version("betterproto2")]
+    assert run_python(code).split() == ["False", importlib.metadata.version("betterproto2")]
 
 
 def test_the_codec_compiler_loads_at_the_first_message() -> None:
@@ -35,8 +33,7 @@ def test_the_codec_compiler_loads_at_the_first_message() -> None:
             "print('mmplugin.wire.compiler' in sys.modules, 'mmplugin.wire.schema' in sys.modules)\n"
             "print(decode(pb.KvSetRequest, encode(pb.KvSetRequest(key='k'))).key)\n"
             "print('mmplugin.wire.compiler' in sys.modules)\n")
-    out = run_python(code)
-    assert out.splitlines() == ["False False", "k", "True"]
+    assert run_python(code).splitlines() == ["False False", "k", "True"]
 
 
 def test_no_collection_runs_while_mmplugin_loads_and_its_objects_are_frozen() -> None:
@@ -45,14 +42,11 @@ def test_no_collection_runs_while_mmplugin_loads_and_its_objects_are_frozen() ->
             "import mmplugin, mmplugin.http\n"
             "print(sum(s['collections'] for s in gc.get_stats()) - passes, gc.isenabled(),\n"
             "      gc.get_freeze_count() > 10_000)\n")
-    out = run_python(code)
-    passes, enabled, frozen = out.split()
+    passes, enabled, frozen = run_python(code).split()
     # Loading mmplugin/__init__ itself, before the pause, may take one; without the pause some 50 run.
     assert int(passes) <= 1
     assert (enabled, frozen) == ("True", "True")
 
 
 def test_a_collector_the_importer_turned_off_stays_off() -> None:
-    code = "import gc; gc.disable(); import mmplugin; print(gc.isenabled())"
-    out = run_python(code)
-    assert out.split() == ["False"]
+    assert run_python("import gc; gc.disable(); import mmplugin; print(gc.isenabled())").split() == ["False"]

@@ -36,8 +36,7 @@ def test_prepare_generates_each_reachable_class_once_and_skips_what_is_done() ->
             "print(' '.join(done))\n"
             "print(len(list(prepare(pb.MessageWillBePostedRequest, 'decode'))))\n"
             "print(' '.join(c.__name__ for c in prepare(pb.MessageWillBePostedResponse, 'encode')))\n")
-    out = run_python(code)
-    decoders, again, encoders = out.splitlines()
+    decoders, again, encoders = run_python(code).splitlines()
     # Struct's decoder was made by the decode above; Value and ListValue, which it names, were not.
     assert sorted(decoders.split()) == sorted([
         "MessageWillBePostedRequest", "Post", "PostMetadata", "PostAcknowledgement", "PostPriority", "PostImage",
