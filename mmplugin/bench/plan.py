@@ -182,8 +182,9 @@ class Profile:
     hook_concurrency: tuple[int, ...] = (1, 16, 64)
     transfer_bytes: int = 64 * MIB
     transfer_warmup: int = MIB
-    """Bytes of an untimed echo (download) before each timed one: a plugin's first ServeHTTP call
-    also compiles the codecs of its messages, a start-up cost the throughput figures leave out."""
+    """Bytes of an untimed echo (download) before each timed one, so that start-up costs (codecs a
+    plugin's warm-up has not prepared yet, buffers that grow on first use) stay out of the
+    throughput figures, as warm-up calls stay out of the latency ones."""
     get_calls: int = 500
     get_warmup: int = 50
     get_concurrency: tuple[int, ...] = (1, 16)
