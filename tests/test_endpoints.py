@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import h2.config
 import h2.connection
 import h2.events
 import pytest
+from grpclib.const import Cardinality, Handler
+from grpclib.server import Stream
+from h2.errors import ErrorCodes
 from h2.settings import SettingCodes
 from hyperframe import frame
+from raw_h2 import request_headers
 
+from mmplugin.proto import wkt
 from mmplugin.wire import framerepr
 from mmplugin.wire.codec import MessageCodec
 from mmplugin.wire.endpoints import MAX_FRAME_SIZE, WireServer
@@ -58,6 +64,94 @@ async def test_closing_the_server_closes_connections_its_clients_left_open(serve
         assert reader.at_eof()
     finally:
         writer.close()
+
+
+class _AnswerAtOnce:
+    """One method that ends its call without waiting for the client to end its side, as a broker
+    stream does at shutdown."""
+
+    def __mapping__(self) -> dict[str, Handler]:
+        return {"/test.Open/Call": Handler(self._call, Cardinality.STREAM_STREAM, wkt.Empty, wkt.Empty)}
+
+    async def _call(self, stream: Stream[Any, Any]) -> None:
+        await stream.send_trailing_metadata()
+
+
+class _RawClient:
+    """An h2 client on a loopback socket that opens a call and keeps its own side open."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self.h2 = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+        self.h2.initiate_connection()
+
+    def send(self) -> None:
+        self.writer.write(self.h2.data_to_send())
+
+    async def open_call(self, port: int) -> int:
+        """Open ``/test.Open/Call`` (no END_STREAM) and read until the server has ended it."""
+        stream_id = self.h2.get_next_available_stream_id()
+        self.h2.send_headers(stream_id, request_headers(f"127.0.0.1:{port}", "/test.Open/Call"))
+        self.send()
+        await self.read_until(lambda event: isinstance(event, h2.events.StreamEnded))
+        return stream_id
+
+    async def read_until(self, wanted: Any) -> None:
+        while True:
+            data = await asyncio.wait_for(self.reader.read(65536), 10)
+            assert data, "the server hung up"
+            events = self.h2.receive_data(data)
+            self.send()
+            if any(wanted(event) for event in events):
+                return
+
+
+@pytest.fixture
+async def answering_server() -> AsyncIterator[tuple[WireServer, int]]:
+    wire = WireServer([_AnswerAtOnce()], codec=MessageCodec(), max_receive=FILE_RECEIVE_LIMIT)
+    await wire.start("127.0.0.1", 0)
+    assert wire._server is not None
+    yield wire, wire._server.sockets[0].getsockname()[1]
+    wire.close()
+    await asyncio.wait_for(wire.wait_closed(), 10)
+
+
+async def test_closing_the_server_waits_for_the_client_to_end_its_open_streams(
+        answering_server: tuple[WireServer, int]) -> None:
+    # grpc clients report such a call OK only once they have reset it; a hang-up before that turns
+    # it into UNAVAILABLE (the broker stream at a plugin's shutdown).
+    wire, port = answering_server
+    wire.close_grace = 30
+    client = _RawClient(*await asyncio.open_connection("127.0.0.1", port))
+    try:
+        stream_id = await client.open_call(port)
+        wire.close()
+        closing = asyncio.ensure_future(wire.wait_closed())
+        await asyncio.sleep(0.05)
+        client.h2.ping(b"stillopn")
+        client.send()
+        await client.read_until(lambda event: isinstance(event, h2.events.PingAckReceived))
+        assert not closing.done()
+        client.h2.reset_stream(stream_id, ErrorCodes.NO_ERROR)
+        client.send()
+        await asyncio.wait_for(closing, 10)
+        assert await asyncio.wait_for(client.reader.read(), 10) == b""  # EOF: the server hung up
+    finally:
+        client.writer.close()
+
+
+async def test_closing_the_server_hangs_up_on_open_streams_after_its_grace(
+        answering_server: tuple[WireServer, int]) -> None:
+    wire, port = answering_server
+    wire.close_grace = 0.1
+    client = _RawClient(*await asyncio.open_connection("127.0.0.1", port))
+    try:
+        await client.open_call(port)
+        wire.close()
+        await asyncio.wait_for(wire.wait_closed(), 10)
+        assert await asyncio.wait_for(client.reader.read(), 10) == b""
+    finally:
+        client.writer.close()
 
 
 @pytest.mark.parametrize("size", [0, 1, 10, 11, 12, 64 * 1024])

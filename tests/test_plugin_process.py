@@ -267,7 +267,7 @@ async def test_controller_shutdown_ends_streams_and_exits_0(plugin: PluginProces
     finally:
         channel.close()
     assert await broker_end == ([], grpc.StatusCode.OK)
-    assert await asyncio.to_thread(plugin.wait, 2.0) == 0
+    assert await asyncio.to_thread(plugin.wait, 2.0) == 0, plugin.stderr_lines
 
 
 async def test_sigterm_lets_a_running_hook_finish(plugin: PluginProcess, basic_dir: Path) -> None:

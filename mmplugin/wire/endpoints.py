@@ -7,8 +7,9 @@ On top of grpclib (0.4.9, pinned), each connection of a :class:`WireServer` or :
 - credits HTTP/2 flow control per stream, so an unread stream stalls only itself
   (:mod:`mmplugin.wire.flow`);
 - once closed, a server also closes the connections its clients left open (in ``wait_closed()``,
-  after grpclib's handlers have written their last frames): asyncio's ``Server.close()`` only
-  stops listening before Python 3.13, and grpclib only cancels handlers;
+  after grpclib's handlers have written their last frames, and once the client has ended the
+  streams it still had open, for at most :attr:`WireServer.close_grace` seconds): asyncio's
+  ``Server.close()`` only stops listening before Python 3.13, and grpclib only cancels handlers;
 - accepts DATA frames of up to :data:`MAX_FRAME_SIZE`, so a peer that honours it (another
   mmplugin endpoint) sends a 64 KiB body chunk as one frame instead of five;
 - does not hex-encode each received DATA frame for a trace line nobody reads
@@ -26,6 +27,7 @@ which the classes here override.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any, cast
 
 from grpclib.client import Channel
@@ -39,6 +41,8 @@ from mmplugin.wire.limits import LimitedStream
 
 #: The largest frame this endpoint accepts (HTTP/2's default is 16 KiB; a ServeHTTP chunk is 64 KiB).
 MAX_FRAME_SIZE = 256 * 1024
+
+_log = logging.getLogger("mmplugin")
 
 framerepr.install()
 
@@ -62,6 +66,7 @@ class WireProtocol(H2Protocol):
         super().__init__(*args, **kwargs)
         self.max_receive = max_receive
         self._open_connections = open_connections
+        self._idle: asyncio.Event | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -73,14 +78,40 @@ class WireProtocol(H2Protocol):
         if self._open_connections is not None:
             self._open_connections.add(self)
 
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self._idle is not None:
+            self._note_if_idle()
+
     def connection_lost(self, exc: BaseException | None) -> None:
         if self._open_connections is not None:
             self._open_connections.discard(self)
+        if self._idle is not None:
+            self._idle.set()
         super().connection_lost(exc)
 
-    def close_connection(self) -> None:
-        """Close the transport (what was written still goes out first)."""
-        self.connection._transport.close()
+    async def close_when_idle(self, timeout: float) -> None:
+        """Close the transport once the client has ended every stream it opened, or after ``timeout`` s.
+
+        A stream whose response ended while the client was still sending (a broker stream at
+        shutdown) closes only when the client resets it, as grpc-go and grpcio do; grpcio reports
+        such a call OK only after that, so hanging up first can turn it into UNAVAILABLE. No
+        GOAWAY is sent: h2 processes no further frame of a connection once it has sent one.
+        """
+        self._idle = asyncio.Event()
+        self._note_if_idle()
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except asyncio.TimeoutError:
+            _log.debug("closing a connection whose client left %d stream(s) open for %g s",
+                       self.connection._connection.open_inbound_streams, timeout)
+        if not self.connection.is_closing():  # the client may have hung up first
+            self.connection._transport.close()  # what was written still goes out first
+
+    def _note_if_idle(self) -> None:
+        assert self._idle is not None
+        if not self.connection._connection.open_inbound_streams:
+            self._idle.set()
 
 
 def _check(max_receive: int) -> int:
@@ -93,6 +124,8 @@ class WireServer(Server):
     """A grpclib :class:`~grpclib.server.Server` refusing requests over ``max_receive`` bytes."""
 
     protocol_class: type[WireProtocol] = WireProtocol
+    #: Seconds ``wait_closed()`` waits for clients to end the streams they still have open.
+    close_grace = 0.5
 
     def __init__(self, *args: Any, max_receive: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -105,12 +138,12 @@ class WireServer(Server):
                                    open_connections=self._open_connections)
 
     async def wait_closed(self) -> None:
-        """After ``close()``: wait for grpclib's handlers, close every client connection, then wait
-        for the listening socket (which from Python 3.12 also waits for those connections)."""
+        """After ``close()``: wait for grpclib's handlers, close every client connection once its
+        client has ended its streams, then wait for the listening socket (which from Python 3.12
+        also waits for those connections)."""
         if self._handlers:
             await asyncio.wait({asyncio.ensure_future(handler.wait_closed()) for handler in self._handlers})
-        for protocol in list(self._open_connections):
-            protocol.close_connection()
+        await asyncio.gather(*(protocol.close_when_idle(self.close_grace) for protocol in self._open_connections))
         await super().wait_closed()
 
 
