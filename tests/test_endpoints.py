@@ -107,51 +107,47 @@ class _RawClient:
 
 
 @pytest.fixture
-async def answering_server() -> AsyncIterator[tuple[WireServer, int]]:
+async def half_open_call() -> AsyncIterator[tuple[WireServer, _RawClient, int]]:
+    """A server, and a raw client whose call the server has ended while the client's side is open."""
     wire = WireServer([_AnswerAtOnce()], codec=MessageCodec(), max_receive=FILE_RECEIVE_LIMIT)
     await wire.start("127.0.0.1", 0)
     assert wire._server is not None
-    yield wire, wire._server.sockets[0].getsockname()[1]
-    wire.close()
-    await asyncio.wait_for(wire.wait_closed(), 10)
+    port = wire._server.sockets[0].getsockname()[1]
+    client = _RawClient(*await asyncio.open_connection("127.0.0.1", port))
+    try:
+        yield wire, client, await client.open_call(port)
+    finally:
+        client.writer.close()
+        wire.close()
+        await asyncio.wait_for(wire.wait_closed(), 10)
 
 
 async def test_closing_the_server_waits_for_the_client_to_end_its_open_streams(
-        answering_server: tuple[WireServer, int]) -> None:
-    # grpc clients report such a call OK only once they have reset it; a hang-up before that turns
-    # it into UNAVAILABLE (the broker stream at a plugin's shutdown).
-    wire, port = answering_server
+        half_open_call: tuple[WireServer, _RawClient, int]) -> None:
+    # grpcio reports such a call OK only once it has reset it; a hang-up before that can turn it
+    # into UNAVAILABLE (the broker stream at a plugin's shutdown).
+    wire, client, stream_id = half_open_call
     wire.close_grace = 30
-    client = _RawClient(*await asyncio.open_connection("127.0.0.1", port))
-    try:
-        stream_id = await client.open_call(port)
-        wire.close()
-        closing = asyncio.ensure_future(wire.wait_closed())
-        await asyncio.sleep(0.05)
-        client.h2.ping(b"stillopn")
-        client.send()
-        await client.read_until(lambda event: isinstance(event, h2.events.PingAckReceived))
-        assert not closing.done()
-        client.h2.reset_stream(stream_id, ErrorCodes.NO_ERROR)
-        client.send()
-        await asyncio.wait_for(closing, 10)
-        assert await asyncio.wait_for(client.reader.read(), 10) == b""  # EOF: the server hung up
-    finally:
-        client.writer.close()
+    wire.close()
+    closing = asyncio.ensure_future(wire.wait_closed())
+    await asyncio.sleep(0.05)  # time to hang up, for a server that would
+    client.h2.ping(b"stillopn")
+    client.send()
+    await client.read_until(lambda event: isinstance(event, h2.events.PingAckReceived))
+    assert not closing.done()
+    client.h2.reset_stream(stream_id, ErrorCodes.NO_ERROR)
+    client.send()
+    await asyncio.wait_for(closing, 10)
+    assert await asyncio.wait_for(client.reader.read(), 10) == b""  # EOF: the server hung up
 
 
 async def test_closing_the_server_hangs_up_on_open_streams_after_its_grace(
-        answering_server: tuple[WireServer, int]) -> None:
-    wire, port = answering_server
+        half_open_call: tuple[WireServer, _RawClient, int]) -> None:
+    wire, client, _ = half_open_call
     wire.close_grace = 0.1
-    client = _RawClient(*await asyncio.open_connection("127.0.0.1", port))
-    try:
-        await client.open_call(port)
-        wire.close()
-        await asyncio.wait_for(wire.wait_closed(), 10)
-        assert await asyncio.wait_for(client.reader.read(), 10) == b""
-    finally:
-        client.writer.close()
+    wire.close()
+    await asyncio.wait_for(wire.wait_closed(), 10)
+    assert await asyncio.wait_for(client.reader.read(), 10) == b""
 
 
 @pytest.mark.parametrize("size", [0, 1, 10, 11, 12, 64 * 1024])
