@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -66,15 +67,23 @@ async def test_closing_the_server_closes_connections_its_clients_left_open(serve
         writer.close()
 
 
-class _AnswerAtOnce:
-    """One method that ends its call without waiting for the client to end its side, as a broker
-    stream does at shutdown."""
+class _OpenCalls:
+    """``Answer`` ends its call without waiting for the client to end its side, as a broker stream
+    does at shutdown; ``Hang`` never answers."""
+
+    def __init__(self) -> None:
+        self.hanging = asyncio.Event()
 
     def __mapping__(self) -> dict[str, Handler]:
-        return {"/test.Open/Call": Handler(self._call, Cardinality.STREAM_STREAM, wkt.Empty, wkt.Empty)}
+        return {"/test.Open/Answer": Handler(self._answer, Cardinality.STREAM_STREAM, wkt.Empty, wkt.Empty),
+                "/test.Open/Hang": Handler(self._hang, Cardinality.STREAM_STREAM, wkt.Empty, wkt.Empty)}
 
-    async def _call(self, stream: Stream[Any, Any]) -> None:
+    async def _answer(self, stream: Stream[Any, Any]) -> None:
         await stream.send_trailing_metadata()
+
+    async def _hang(self, stream: Stream[Any, Any]) -> None:
+        self.hanging.set()
+        await asyncio.Event().wait()
 
 
 class _RawClient:
@@ -88,12 +97,11 @@ class _RawClient:
     def send(self) -> None:
         self.writer.write(self.h2.data_to_send())
 
-    async def open_call(self, port: int) -> int:
-        """Open ``/test.Open/Call`` (no END_STREAM) and read until the server has ended it."""
+    def open_call(self, port: int, path: str) -> int:
+        """Open a call to ``path`` and keep the client's side open (no END_STREAM)."""
         stream_id = self.h2.get_next_available_stream_id()
-        self.h2.send_headers(stream_id, request_headers(f"127.0.0.1:{port}", "/test.Open/Call"))
+        self.h2.send_headers(stream_id, request_headers(f"127.0.0.1:{port}", path))
         self.send()
-        await self.read_until(lambda event: isinstance(event, h2.events.StreamEnded))
         return stream_id
 
     async def read_until(self, wanted: Any) -> None:
@@ -107,15 +115,18 @@ class _RawClient:
 
 
 @pytest.fixture
-async def half_open_call() -> AsyncIterator[tuple[WireServer, _RawClient, int]]:
+async def half_open_call() -> AsyncIterator[tuple[WireServer, _RawClient, int, _OpenCalls, int]]:
     """A server, and a raw client whose call the server has ended while the client's side is open."""
-    wire = WireServer([_AnswerAtOnce()], codec=MessageCodec(), max_receive=FILE_RECEIVE_LIMIT)
+    service = _OpenCalls()
+    wire = WireServer([service], codec=MessageCodec(), max_receive=FILE_RECEIVE_LIMIT)
     await wire.start("127.0.0.1", 0)
     assert wire._server is not None
     port = wire._server.sockets[0].getsockname()[1]
     client = _RawClient(*await asyncio.open_connection("127.0.0.1", port))
     try:
-        yield wire, client, await client.open_call(port)
+        stream_id = client.open_call(port, "/test.Open/Answer")
+        await client.read_until(lambda event: isinstance(event, h2.events.StreamEnded))
+        yield wire, client, stream_id, service, port
     finally:
         client.writer.close()
         wire.close()
@@ -123,10 +134,10 @@ async def half_open_call() -> AsyncIterator[tuple[WireServer, _RawClient, int]]:
 
 
 async def test_closing_the_server_waits_for_the_client_to_end_its_open_streams(
-        half_open_call: tuple[WireServer, _RawClient, int]) -> None:
+        half_open_call: tuple[WireServer, _RawClient, int, _OpenCalls, int]) -> None:
     # grpcio reports such a call OK only once it has reset it; a hang-up before that can turn it
     # into UNAVAILABLE (the broker stream at a plugin's shutdown).
-    wire, client, stream_id = half_open_call
+    wire, client, stream_id, _, _ = half_open_call
     wire.close_grace = 30
     wire.close()
     closing = asyncio.ensure_future(wire.wait_closed())
@@ -142,9 +153,25 @@ async def test_closing_the_server_waits_for_the_client_to_end_its_open_streams(
 
 
 async def test_closing_the_server_hangs_up_on_open_streams_after_its_grace(
-        half_open_call: tuple[WireServer, _RawClient, int]) -> None:
-    wire, client, _ = half_open_call
+        half_open_call: tuple[WireServer, _RawClient, int, _OpenCalls, int],
+        caplog: pytest.LogCaptureFixture) -> None:
+    wire, client, _, _, _ = half_open_call
     wire.close_grace = 0.1
+    wire.close()
+    with caplog.at_level(logging.DEBUG, logger="mmplugin"):
+        await asyncio.wait_for(wire.wait_closed(), 10)
+    assert await asyncio.wait_for(client.reader.read(), 10) == b""
+    assert "closing a connection whose client left 1 answered call(s) open for 0.1 s" in caplog.messages
+
+
+async def test_closing_the_server_does_not_wait_for_calls_it_never_answered(
+        half_open_call: tuple[WireServer, _RawClient, int, _OpenCalls, int]) -> None:
+    # Calls whose handlers the close cancelled: the client is waiting for the server, not the reverse.
+    wire, client, answered, service, port = half_open_call
+    wire.close_grace = 30
+    client.h2.reset_stream(answered, ErrorCodes.NO_ERROR)
+    client.open_call(port, "/test.Open/Hang")
+    await asyncio.wait_for(service.hanging.wait(), 10)
     wire.close()
     await asyncio.wait_for(wire.wait_closed(), 10)
     assert await asyncio.wait_for(client.reader.read(), 10) == b""

@@ -8,7 +8,7 @@ On top of grpclib (0.4.9, pinned), each connection of a :class:`WireServer` or :
   (:mod:`mmplugin.wire.flow`);
 - once closed, a server also closes the connections its clients left open (in ``wait_closed()``,
   after grpclib's handlers have written their last frames, and once the client has ended the
-  streams it still had open, for at most :attr:`WireServer.close_grace` seconds): asyncio's
+  calls they answered, for at most :attr:`WireServer.close_grace` seconds): asyncio's
   ``Server.close()`` only stops listening before Python 3.13, and grpclib only cancels handlers;
 - accepts DATA frames of up to :data:`MAX_FRAME_SIZE`, so a peer that honours it (another
   mmplugin endpoint) sends a 64 KiB body chunk as one frame instead of five;
@@ -34,6 +34,7 @@ from grpclib.client import Channel
 from grpclib.protocol import H2Protocol, Stream
 from grpclib.server import Server
 from h2.settings import SettingCodes
+from h2.stream import StreamState
 
 from mmplugin.wire import framerepr, headercache
 from mmplugin.wire.flow import StreamFlowConnection
@@ -91,26 +92,34 @@ class WireProtocol(H2Protocol):
         super().connection_lost(exc)
 
     async def close_when_idle(self, timeout: float) -> None:
-        """Close the transport once the client has ended every stream it opened, or after ``timeout`` s.
+        """Close the transport once the client has ended every call this side has answered, or
+        after ``timeout`` s.
 
-        A stream whose response ended while the client was still sending (a broker stream at
-        shutdown) closes only when the client resets it, as grpc-go and grpcio do; grpcio reports
-        such a call OK only after that, so hanging up first can turn it into UNAVAILABLE. No
-        GOAWAY is sent: h2 processes no further frame of a connection once it has sent one.
+        A call answered while the client was still sending (a broker stream at shutdown) ends only
+        when the client resets it, as grpc-go and grpcio do; grpcio reports such a call OK only
+        after that, so hanging up first can turn it into UNAVAILABLE. A call never answered (its
+        handler cancelled) is not waited for. No GOAWAY is sent: h2 processes no further frame of
+        a connection once it has sent one.
         """
         self._idle = asyncio.Event()
         self._note_if_idle()
         try:
             await asyncio.wait_for(self._idle.wait(), timeout)
         except asyncio.TimeoutError:
-            _log.debug("closing a connection whose client left %d stream(s) open for %g s",
-                       self.connection._connection.open_inbound_streams, timeout)
+            _log.debug("closing a connection whose client left %d answered call(s) open for %g s",
+                       len(self._answered_streams()), timeout)
         if not self.connection.is_closing():  # the client may have hung up first
             self.connection._transport.close()  # what was written still goes out first
 
+    def _answered_streams(self) -> list[int]:
+        """Streams this side has ended and the client has not."""
+        streams = self.connection._connection.streams
+        return [stream_id for stream_id, stream in streams.items()
+                if stream.state_machine.state is StreamState.HALF_CLOSED_LOCAL]
+
     def _note_if_idle(self) -> None:
         assert self._idle is not None
-        if not self.connection._connection.open_inbound_streams:
+        if not self._answered_streams():
             self._idle.set()
 
 
