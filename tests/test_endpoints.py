@@ -19,9 +19,9 @@ from hyperframe import frame
 from raw_h2 import request_headers
 
 from mmplugin.proto import wkt
-from mmplugin.wire import framerepr
+from mmplugin.wire import endpoints, framerepr
 from mmplugin.wire.codec import MessageCodec
-from mmplugin.wire.endpoints import MAX_FRAME_SIZE, WireServer
+from mmplugin.wire.endpoints import MAX_FRAME_SIZE, WireChannel, WireServer
 from mmplugin.wire.limits import FILE_RECEIVE_LIMIT
 
 
@@ -175,6 +175,29 @@ async def test_closing_the_server_does_not_wait_for_calls_it_never_answered(
     wire.close()
     await asyncio.wait_for(wire.wait_closed(), 10)
     assert await asyncio.wait_for(client.reader.read(), 10) == b""
+
+
+async def test_connections_remember_a_bounded_number_of_closed_streams(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(endpoints, "CLOSED_STREAMS_KEPT", 8)
+    wire = WireServer([_OpenCalls()], codec=MessageCodec(), max_receive=FILE_RECEIVE_LIMIT)
+    await wire.start("127.0.0.1", 0)
+    assert wire._server is not None
+    channel = WireChannel("127.0.0.1", wire._server.sockets[0].getsockname()[1], codec=MessageCodec(),
+                          max_receive=FILE_RECEIVE_LIMIT)
+    try:
+        for _ in range(30):
+            async with channel.request("/test.Open/Answer", Cardinality.STREAM_STREAM, wkt.Empty, wkt.Empty) as call:
+                await call.send_message(wkt.Empty(), end=True)
+                assert await call.recv_message() is None
+        assert channel._protocol is not None
+        (server_side,) = wire._open_connections
+        for h2_connection in (channel._protocol.connection._connection, server_side.connection._connection):
+            assert h2_connection.open_inbound_streams == 0  # moves closed streams to the record
+            assert list(h2_connection._closed_streams) == list(range(2 * 22 + 1, 2 * 29 + 2, 2))
+    finally:
+        channel.close()
+        wire.close()
+        await asyncio.wait_for(wire.wait_closed(), 10)
 
 
 @pytest.mark.parametrize("size", [0, 1, 10, 11, 12, 64 * 1024])

@@ -15,7 +15,9 @@ On top of grpclib (0.4.9, pinned), each connection of a :class:`WireServer` or :
 - does not hex-encode each received DATA frame for a trace line nobody reads
   (:mod:`mmplugin.wire.framerepr`, installed on import);
 - reuses the HPACK encoding and decoding of header blocks it repeats, as every unary call does
-  (:mod:`mmplugin.wire.headercache`).
+  (:mod:`mmplugin.wire.headercache`);
+- remembers how the last :data:`CLOSED_STREAMS_KEPT` closed streams closed, where h2 keeps 65,536
+  (about 7.5 MiB per connection once that many calls have passed).
 
 grpclib offers no hook for the connection-level parts: its ``H2Protocol`` builds the
 ``Connection`` (which creates the streams and returns flow-control credit) inside
@@ -35,6 +37,7 @@ from grpclib.protocol import H2Protocol, Stream
 from grpclib.server import Server
 from h2.settings import SettingCodes
 from h2.stream import StreamState
+from h2.utilities import SizeLimitDict
 
 from mmplugin.wire import framerepr, headercache
 from mmplugin.wire.flow import StreamFlowConnection
@@ -42,6 +45,12 @@ from mmplugin.wire.limits import LimitedStream
 
 #: The largest frame this endpoint accepts (HTTP/2's default is 16 KiB; a ServeHTTP chunk is 64 KiB).
 MAX_FRAME_SIZE = 256 * 1024
+
+#: Closed streams whose ending each connection remembers. h2 looks a stream up there only when a
+#: DATA or HEADERS frame arrives on it after it closed: one it reset gets a stream error, any other
+#: a connection error. Such a frame was in flight when the stream was reset, so it arrives long
+#: before 4,096 later streams have closed.
+CLOSED_STREAMS_KEPT = 4096
 
 _log = logging.getLogger("mmplugin")
 
@@ -74,6 +83,7 @@ class WireProtocol(H2Protocol):
         self.connection.__class__ = WireConnection
         cast(WireConnection, self.connection).max_receive = self.max_receive
         headercache.install(self.connection._connection)
+        self.connection._connection._closed_streams = SizeLimitDict(size_limit=CLOSED_STREAMS_KEPT)
         self.connection._connection.update_settings({SettingCodes.MAX_FRAME_SIZE: MAX_FRAME_SIZE})
         self.connection.flush()
         if self._open_connections is not None:
