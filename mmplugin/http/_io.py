@@ -59,12 +59,14 @@ class StreamBody:
                     return None
                 self._first = self._decoder.feed(await self._next_message())
                 if not self._decoder.body_complete:
-                    self._pending = asyncio.ensure_future(self._receive())
+                    self._start_read()
+
+    def _start_read(self) -> asyncio.Future[pb.ServeHttpRequest | None]:
+        self._pending = asyncio.ensure_future(self._receive())
+        return self._pending
 
     async def _next_message(self) -> pb.ServeHttpRequest | None:
-        pending = self._pending
-        if pending is None:
-            pending = self._pending = asyncio.ensure_future(self._receive())
+        pending = self._pending if self._pending is not None else self._start_read()
         if not pending.done():
             # Cancelling this wait leaves the read running; the next call takes its message.
             self._waiter = asyncio.get_running_loop().create_future()
