@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import h2.config
 import h2.connection
@@ -114,8 +114,17 @@ class _RawClient:
                 return
 
 
+class HalfOpenCall(NamedTuple):
+    wire: WireServer
+    port: int
+    service: _OpenCalls
+    client: _RawClient
+    stream_id: int
+    """The call the server has ended and the client has not."""
+
+
 @pytest.fixture
-async def half_open_call() -> AsyncIterator[tuple[WireServer, _RawClient, int, _OpenCalls, int]]:
+async def half_open_call() -> AsyncIterator[HalfOpenCall]:
     """A server, and a raw client whose call the server has ended while the client's side is open."""
     service = _OpenCalls()
     wire = WireServer([service], codec=MessageCodec(), max_receive=FILE_RECEIVE_LIMIT)
@@ -126,18 +135,17 @@ async def half_open_call() -> AsyncIterator[tuple[WireServer, _RawClient, int, _
     try:
         stream_id = client.open_call(port, "/test.Open/Answer")
         await client.read_until(lambda event: isinstance(event, h2.events.StreamEnded))
-        yield wire, client, stream_id, service, port
+        yield HalfOpenCall(wire, port, service, client, stream_id)
     finally:
         client.writer.close()
         wire.close()
         await asyncio.wait_for(wire.wait_closed(), 10)
 
 
-async def test_closing_the_server_waits_for_the_client_to_end_its_open_streams(
-        half_open_call: tuple[WireServer, _RawClient, int, _OpenCalls, int]) -> None:
+async def test_closing_the_server_waits_for_the_client_to_end_its_open_streams(half_open_call: HalfOpenCall) -> None:
     # grpcio reports such a call OK only once it has reset it; a hang-up before that can turn it
     # into UNAVAILABLE (the broker stream at a plugin's shutdown).
-    wire, client, stream_id, _, _ = half_open_call
+    wire, client, stream_id = half_open_call.wire, half_open_call.client, half_open_call.stream_id
     wire.close_grace = 30
     wire.close()
     closing = asyncio.ensure_future(wire.wait_closed())
@@ -153,9 +161,8 @@ async def test_closing_the_server_waits_for_the_client_to_end_its_open_streams(
 
 
 async def test_closing_the_server_hangs_up_on_open_streams_after_its_grace(
-        half_open_call: tuple[WireServer, _RawClient, int, _OpenCalls, int],
-        caplog: pytest.LogCaptureFixture) -> None:
-    wire, client, _, _, _ = half_open_call
+        half_open_call: HalfOpenCall, caplog: pytest.LogCaptureFixture) -> None:
+    wire, client = half_open_call.wire, half_open_call.client
     wire.close_grace = 0.1
     wire.close()
     with caplog.at_level(logging.DEBUG, logger="mmplugin"):
@@ -164,17 +171,27 @@ async def test_closing_the_server_hangs_up_on_open_streams_after_its_grace(
     assert "closing a connection whose client left 1 answered call(s) open for 0.1 s" in caplog.messages
 
 
-async def test_closing_the_server_does_not_wait_for_calls_it_never_answered(
-        half_open_call: tuple[WireServer, _RawClient, int, _OpenCalls, int]) -> None:
+async def test_closing_the_server_does_not_wait_for_calls_it_never_answered(half_open_call: HalfOpenCall) -> None:
     # Calls whose handlers the close cancelled: the client is waiting for the server, not the reverse.
-    wire, client, answered, service, port = half_open_call
+    wire, client = half_open_call.wire, half_open_call.client
     wire.close_grace = 30
-    client.h2.reset_stream(answered, ErrorCodes.NO_ERROR)
-    client.open_call(port, "/test.Open/Hang")
-    await asyncio.wait_for(service.hanging.wait(), 10)
+    client.h2.reset_stream(half_open_call.stream_id, ErrorCodes.NO_ERROR)
+    client.open_call(half_open_call.port, "/test.Open/Hang")
+    await asyncio.wait_for(half_open_call.service.hanging.wait(), 10)
     wire.close()
     await asyncio.wait_for(wire.wait_closed(), 10)
     assert await asyncio.wait_for(client.reader.read(), 10) == b""
+
+
+async def test_closing_the_server_ends_when_the_client_hangs_up_first(half_open_call: HalfOpenCall) -> None:
+    wire, client = half_open_call.wire, half_open_call.client
+    wire.close_grace = 30
+    wire.close()
+    closing = asyncio.ensure_future(wire.wait_closed())
+    await asyncio.sleep(0.05)
+    assert not closing.done()
+    client.writer.close()
+    await asyncio.wait_for(closing, 10)  # no error closing a connection that is already gone
 
 
 async def test_connections_remember_a_bounded_number_of_closed_streams(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -143,7 +143,7 @@ class WireServer(Server):
     """A grpclib :class:`~grpclib.server.Server` refusing requests over ``max_receive`` bytes."""
 
     protocol_class: type[WireProtocol] = WireProtocol
-    #: Seconds ``wait_closed()`` waits for clients to end the streams they still have open.
+    #: Seconds ``wait_closed()`` waits for clients to end the calls the server answered.
     close_grace = 0.5
 
     def __init__(self, *args: Any, max_receive: int, **kwargs: Any) -> None:
@@ -158,8 +158,8 @@ class WireServer(Server):
 
     async def wait_closed(self) -> None:
         """After ``close()``: wait for grpclib's handlers, close every client connection once its
-        client has ended its streams, then wait for the listening socket (which from Python 3.12
-        also waits for those connections)."""
+        client has ended the calls answered on it (see :meth:`WireProtocol.close_when_idle`), then
+        wait for the listening socket (which from Python 3.12 also waits for those connections)."""
         if self._handlers:
             await asyncio.wait({asyncio.ensure_future(handler.wait_closed()) for handler in self._handlers})
         await asyncio.gather(*(protocol.close_when_idle(self.close_grace) for protocol in self._open_connections))
